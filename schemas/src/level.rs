@@ -1,0 +1,97 @@
+//! Severity levels, normalized across formats.
+
+use std::fmt;
+use std::str::FromStr;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// A record's severity, from least to most severe.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+    Fatal,
+}
+
+/// A level name that no format uses.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("unknown level {0:?} (expected trace, debug, info, warn, error or fatal)")]
+pub struct UnknownLevel(pub String);
+
+impl Level {
+    /// All levels, least severe first.
+    pub const ALL: [Level; 6] =
+        [Level::Trace, Level::Debug, Level::Info, Level::Warn, Level::Error, Level::Fatal];
+
+    /// The canonical lowercase name, as stored and indexed.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Level::Trace => "trace",
+            Level::Debug => "debug",
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Error => "error",
+            Level::Fatal => "fatal",
+        }
+    }
+
+    /// Maps the spellings that loggers use (syslog, Ruby Logger, Python logging, bunyan numbers
+    /// excluded) onto a level, ignoring ASCII case. Returns `None` for anything else.
+    pub fn from_alias(word: &str) -> Option<Level> {
+        let lower = word.trim().to_ascii_lowercase();
+        Some(match lower.as_str() {
+            "trace" | "trc" | "verbose" => Level::Trace,
+            "debug" | "dbg" | "d" => Level::Debug,
+            "info" | "inf" | "i" | "notice" | "information" | "informational" => Level::Info,
+            "warn" | "warning" | "wrn" | "w" => Level::Warn,
+            "error" | "err" | "e" => Level::Error,
+            "fatal" | "critical" | "crit" | "f" | "emerg" | "emergency" | "alert" | "panic" => {
+                Level::Fatal
+            }
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Level {
+    type Err = UnknownLevel;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Level::from_alias(s).ok_or_else(|| UnknownLevel(s.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases_normalize() {
+        assert_eq!("WARNING".parse::<Level>(), Ok(Level::Warn));
+        assert_eq!("CRITICAL".parse::<Level>(), Ok(Level::Fatal));
+        assert_eq!("Info".parse::<Level>(), Ok(Level::Info));
+        assert!("loud".parse::<Level>().is_err());
+    }
+
+    #[test]
+    fn order_is_severity() {
+        assert!(Level::Trace < Level::Debug && Level::Error < Level::Fatal);
+        for level in Level::ALL {
+            assert_eq!(level.as_str().parse::<Level>(), Ok(level));
+        }
+    }
+}
