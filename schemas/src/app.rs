@@ -30,7 +30,10 @@ pub fn validate_app_name(name: &str) -> Result<(), AppNameError> {
     if !first.is_ascii_alphanumeric() {
         return Err(AppNameError::BadStart);
     }
-    match name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
+    match name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
         Some(bad) => Err(AppNameError::BadChar(bad)),
         None => Ok(()),
     }
@@ -50,12 +53,18 @@ mod tests {
     #[test]
     fn refuses_path_like_and_control_names() {
         assert_eq!(validate_app_name(""), Err(AppNameError::Empty));
-        assert_eq!(validate_app_name("../../etc/passwd"), Err(AppNameError::BadStart));
+        assert_eq!(
+            validate_app_name("../../etc/passwd"),
+            Err(AppNameError::BadStart)
+        );
         assert_eq!(validate_app_name(".."), Err(AppNameError::BadStart));
         assert_eq!(validate_app_name("a/b"), Err(AppNameError::BadChar('/')));
         assert_eq!(validate_app_name("a\nb"), Err(AppNameError::BadChar('\n')));
         assert_eq!(validate_app_name("a\0"), Err(AppNameError::BadChar('\0')));
-        assert_eq!(validate_app_name(&"a".repeat(65)), Err(AppNameError::TooLong));
+        assert_eq!(
+            validate_app_name(&"a".repeat(65)),
+            Err(AppNameError::TooLong)
+        );
         assert_eq!(validate_app_name(&"a".repeat(64)), Ok(()));
     }
 }

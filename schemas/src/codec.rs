@@ -79,7 +79,10 @@ impl Decoder for FrameCodec {
         prefix.copy_from_slice(&src[..LEN_BYTES]);
         let len = u32::from_be_bytes(prefix) as usize;
         if len > self.max_frame_bytes {
-            return Err(FrameError::TooLarge { len: len as u64, max: self.max_frame_bytes });
+            return Err(FrameError::TooLarge {
+                len: len as u64,
+                max: self.max_frame_bytes,
+            });
         }
         if src.len() < LEN_BYTES + len {
             // Only now, with the length checked, may the buffer grow for the payload.
@@ -88,7 +91,9 @@ impl Decoder for FrameCodec {
         }
         src.advance(LEN_BYTES);
         let payload = src.split_to(len);
-        serde_json::from_slice(&payload).map(Some).map_err(|e| FrameError::Malformed(e.to_string()))
+        serde_json::from_slice(&payload)
+            .map(Some)
+            .map_err(|e| FrameError::Malformed(e.to_string()))
     }
 }
 
@@ -103,7 +108,10 @@ impl Encoder<&Frame> for FrameCodec {
         let len = dst.len() - start - LEN_BYTES;
         if len > self.max_frame_bytes {
             dst.truncate(start);
-            return Err(FrameError::TooLarge { len: len as u64, max: self.max_frame_bytes });
+            return Err(FrameError::TooLarge {
+                len: len as u64,
+                max: self.max_frame_bytes,
+            });
         }
         dst[start..start + LEN_BYTES].copy_from_slice(&(len as u32).to_be_bytes());
         Ok(())
@@ -144,8 +152,14 @@ mod tests {
 
     #[test]
     fn frames_roundtrip_byte_by_byte() {
-        roundtrip(Frame::Ack(Ack { stream: "s".into(), position: 42 }));
-        roundtrip(Frame::Error(ErrorFrame::fatal(ErrorCode::Malformed, "héllo ✓")));
+        roundtrip(Frame::Ack(Ack {
+            stream: "s".into(),
+            position: 42,
+        }));
+        roundtrip(Frame::Error(ErrorFrame::fatal(
+            ErrorCode::Malformed,
+            "héllo ✓",
+        )));
     }
 
     #[test]
@@ -154,7 +168,11 @@ mod tests {
         let mut buf = BytesMut::from(&[0xff, 0xff, 0xff, 0xff, b'{'][..]);
         let cap = buf.capacity();
         match codec.decode(&mut buf) {
-            Err(e @ FrameError::TooLarge { len: 0xffff_ffff, .. }) => assert!(!e.framing_intact()),
+            Err(
+                e @ FrameError::TooLarge {
+                    len: 0xffff_ffff, ..
+                },
+            ) => assert!(!e.framing_intact()),
             other => panic!("expected TooLarge, got {other:?}"),
         }
         assert_eq!(buf.capacity(), cap);
@@ -176,8 +194,14 @@ mod tests {
     fn encoder_refuses_frames_above_the_maximum() {
         let mut codec = FrameCodec::new(16);
         let mut buf = BytesMut::from(&b"keep"[..]);
-        let frame = Frame::Ack(Ack { stream: "a-long-stream-name".into(), position: 1 });
-        assert!(matches!(codec.encode(&frame, &mut buf), Err(FrameError::TooLarge { .. })));
+        let frame = Frame::Ack(Ack {
+            stream: "a-long-stream-name".into(),
+            position: 1,
+        });
+        assert!(matches!(
+            codec.encode(&frame, &mut buf),
+            Err(FrameError::TooLarge { .. })
+        ));
         assert_eq!(&buf[..], b"keep");
     }
 

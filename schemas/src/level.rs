@@ -28,8 +28,14 @@ pub struct UnknownLevel(pub String);
 
 impl Level {
     /// All levels, least severe first.
-    pub const ALL: [Level; 6] =
-        [Level::Trace, Level::Debug, Level::Info, Level::Warn, Level::Error, Level::Fatal];
+    pub const ALL: [Level; 6] = [
+        Level::Trace,
+        Level::Debug,
+        Level::Info,
+        Level::Warn,
+        Level::Error,
+        Level::Fatal,
+    ];
 
     /// The canonical lowercase name, as stored and indexed.
     pub const fn as_str(self) -> &'static str {

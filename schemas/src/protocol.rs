@@ -184,6 +184,10 @@ pub enum ErrorCode {
 impl ErrorFrame {
     /// A fatal error: the sender closes the connection after sending it.
     pub fn fatal(code: ErrorCode, message: impl Into<String>) -> Self {
-        ErrorFrame { code, message: message.into(), fatal: true }
+        ErrorFrame {
+            code,
+            message: message.into(),
+            fatal: true,
+        }
     }
 }

@@ -28,7 +28,10 @@ pub fn parse_time_spec(spec: &str, now: &Zoned) -> Result<Timestamp, TimeSpecErr
         "today" => return now.start_of_day().map(|z| z.timestamp()).map_err(|_| err()),
         "yesterday" => {
             let day = now.date().yesterday().map_err(|_| err())?;
-            return day.to_zoned(now.time_zone().clone()).map(|z| z.timestamp()).map_err(|_| err());
+            return day
+                .to_zoned(now.time_zone().clone())
+                .map(|z| z.timestamp())
+                .map_err(|_| err());
         }
         _ => {}
     }
@@ -58,10 +61,17 @@ pub fn parse_time_spec(spec: &str, now: &Zoned) -> Result<Timestamp, TimeSpecErr
     }
     let tz: &TimeZone = now.time_zone();
     if let Ok(dt) = s.parse::<DateTime>() {
-        return tz.to_ambiguous_zoned(dt).compatible().map(|z| z.timestamp()).map_err(|_| err());
+        return tz
+            .to_ambiguous_zoned(dt)
+            .compatible()
+            .map(|z| z.timestamp())
+            .map_err(|_| err());
     }
     if let Ok(date) = s.parse::<Date>() {
-        return date.to_zoned(tz.clone()).map(|z| z.timestamp()).map_err(|_| err());
+        return date
+            .to_zoned(tz.clone())
+            .map(|z| z.timestamp())
+            .map_err(|_| err());
     }
     Err(err())
 }
@@ -71,7 +81,9 @@ mod tests {
     use super::*;
 
     fn now() -> Zoned {
-        "2026-11-23T10:30:00+01:00[Europe/Paris]".parse().expect("zoned")
+        "2026-11-23T10:30:00+01:00[Europe/Paris]"
+            .parse()
+            .expect("zoned")
     }
 
     fn at(s: &str) -> Timestamp {
@@ -80,29 +92,62 @@ mod tests {
 
     #[test]
     fn relative_durations() {
-        assert_eq!(parse_time_spec("15m", &now()), Ok(at("2026-11-23T09:15:00Z")));
-        assert_eq!(parse_time_spec("2h30m", &now()), Ok(at("2026-11-23T07:00:00Z")));
-        assert_eq!(parse_time_spec("1d", &now()), Ok(at("2026-11-22T09:30:00Z")));
+        assert_eq!(
+            parse_time_spec("15m", &now()),
+            Ok(at("2026-11-23T09:15:00Z"))
+        );
+        assert_eq!(
+            parse_time_spec("2h30m", &now()),
+            Ok(at("2026-11-23T07:00:00Z"))
+        );
+        assert_eq!(
+            parse_time_spec("1d", &now()),
+            Ok(at("2026-11-22T09:30:00Z"))
+        );
     }
 
     #[test]
     fn absolute_forms() {
-        assert_eq!(parse_time_spec("2026-11-22T13:11:35Z", &now()), Ok(at("2026-11-22T13:11:35Z")));
+        assert_eq!(
+            parse_time_spec("2026-11-22T13:11:35Z", &now()),
+            Ok(at("2026-11-22T13:11:35Z"))
+        );
         assert_eq!(
             parse_time_spec("2026-11-22T13:11:35+02:00", &now()),
             Ok(at("2026-11-22T11:11:35Z"))
         );
-        assert_eq!(parse_time_spec("2026-11-22", &now()), Ok(at("2026-11-21T23:00:00Z")));
-        assert_eq!(parse_time_spec("2026-11-22 13:05", &now()), Ok(at("2026-11-22T12:05:00Z")));
-        assert_eq!(parse_time_spec("2026-11-22 13:05:30", &now()), Ok(at("2026-11-22T12:05:30Z")));
-        assert_eq!(parse_time_spec("@1700000000", &now()), Ok(at("2023-11-14T22:13:20Z")));
+        assert_eq!(
+            parse_time_spec("2026-11-22", &now()),
+            Ok(at("2026-11-21T23:00:00Z"))
+        );
+        assert_eq!(
+            parse_time_spec("2026-11-22 13:05", &now()),
+            Ok(at("2026-11-22T12:05:00Z"))
+        );
+        assert_eq!(
+            parse_time_spec("2026-11-22 13:05:30", &now()),
+            Ok(at("2026-11-22T12:05:30Z"))
+        );
+        assert_eq!(
+            parse_time_spec("@1700000000", &now()),
+            Ok(at("2023-11-14T22:13:20Z"))
+        );
     }
 
     #[test]
     fn named_days() {
-        assert_eq!(parse_time_spec("now", &now()), Ok(at("2026-11-23T09:30:00Z")));
-        assert_eq!(parse_time_spec("today", &now()), Ok(at("2026-11-22T23:00:00Z")));
-        assert_eq!(parse_time_spec("yesterday", &now()), Ok(at("2026-11-21T23:00:00Z")));
+        assert_eq!(
+            parse_time_spec("now", &now()),
+            Ok(at("2026-11-23T09:30:00Z"))
+        );
+        assert_eq!(
+            parse_time_spec("today", &now()),
+            Ok(at("2026-11-22T23:00:00Z"))
+        );
+        assert_eq!(
+            parse_time_spec("yesterday", &now()),
+            Ok(at("2026-11-21T23:00:00Z"))
+        );
     }
 
     #[test]

@@ -8,7 +8,9 @@ use logq_schemas::{Frame, StoredRecord};
 use schemars::schema_for;
 
 fn check(name: &str, schema: schemars::Schema) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("json").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("json")
+        .join(name);
     let generated = serde_json::to_string_pretty(&schema).expect("schema serializes") + "\n";
     if std::env::var_os("LOGQ_BLESS").is_some() {
         std::fs::write(&path, &generated).expect("write schema");
@@ -43,8 +45,10 @@ fn udp_batch_schema_matches_types() {
 #[test]
 fn encoded_frames_carry_the_required_keys() {
     let schema: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("json/frame.schema.json"))
-            .expect("frame schema"),
+        &std::fs::read_to_string(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("json/frame.schema.json"),
+        )
+        .expect("frame schema"),
     )
     .expect("schema is JSON");
     let hello = Frame::Hello(logq_schemas::Hello {
@@ -59,7 +63,11 @@ fn encoded_frames_carry_the_required_keys() {
     let variants = schema["oneOf"].as_array().expect("oneOf");
     let matching = variants
         .iter()
-        .filter(|v| v["required"].as_array().is_some_and(|r| r.iter().any(|k| k == "hello")))
+        .filter(|v| {
+            v["required"]
+                .as_array()
+                .is_some_and(|r| r.iter().any(|k| k == "hello"))
+        })
         .count();
     assert_eq!(matching, 1);
     assert!(encoded.get("hello").is_some());

@@ -1,1 +1,7 @@
-fn main(){}
+//! End-to-end tests: the real binaries over real loopback sockets and real files.
+//! Build the workspace first (`scripts/test` does): the tests run `target/<profile>/logq*`.
+
+mod delivery;
+mod protocol;
+mod search;
+mod util;

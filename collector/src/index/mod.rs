@@ -1,0 +1,276 @@
+//! The tantivy index over stored records: its schema, the writer thread and search.
+//!
+//! One index under `<data_dir>/index`. Each commit carries as payload the WAL location up to
+//! which records are in the index, so that at start the WAL replays exactly the records the
+//! index lacks: a crash between a WAL write and an index commit neither loses nor doubles.
+
+mod search;
+mod writer;
+
+use std::path::Path;
+
+use tantivy::schema::{FAST, Field, INDEXED, STORED, STRING, Schema, TEXT};
+use tantivy::{Index, IndexReader, ReloadPolicy};
+use thiserror::Error;
+
+use crate::wal::WalLocation;
+
+pub use search::{AppSummary, SearchError, SearchRequest, SearchResult};
+pub use writer::{IndexerHandle, spawn_indexer};
+
+/// Failures opening or writing the index.
+#[derive(Debug, Error)]
+pub enum IndexError {
+    #[error("index: {0}")]
+    Tantivy(#[from] tantivy::TantivyError),
+    #[error("index directory {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("index commit payload is unreadable: {0}")]
+    Payload(String),
+}
+
+/// Nanoseconds since the epoch, saturated to the i64 range the index stores.
+pub(crate) fn nanos(t: jiff::Timestamp) -> i64 {
+    i64::try_from(t.as_nanosecond()).unwrap_or(if t.as_second() < 0 {
+        i64::MIN
+    } else {
+        i64::MAX
+    })
+}
+
+/// The fields of the index.
+#[derive(Debug, Clone, Copy)]
+pub struct Fields {
+    /// Record id (u64), fast and indexed: order, cursor and range filter.
+    pub id: Field,
+    /// Event time in nanoseconds since the epoch (i64), fast and indexed.
+    pub time: Field,
+    pub app: Field,
+    pub host: Field,
+    pub level: Field,
+    pub stream: Field,
+    /// The original text, tokenized for full-text search.
+    pub message: Field,
+    /// The whole record as JSON, stored.
+    pub record: Field,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let fields = Fields {
+        id: b.add_u64_field("id", FAST | INDEXED),
+        time: b.add_i64_field("time", FAST | INDEXED),
+        app: b.add_text_field("app", STRING | FAST),
+        host: b.add_text_field("host", STRING | FAST),
+        level: b.add_text_field("level", STRING | FAST),
+        stream: b.add_text_field("stream", STRING),
+        message: b.add_text_field("message", TEXT),
+        record: b.add_text_field("record", STORED),
+    };
+    (b.build(), fields)
+}
+
+/// An open index with a reader that follows commits.
+#[derive(Clone)]
+pub struct LogIndex {
+    index: Index,
+    reader: IndexReader,
+    fields: Fields,
+}
+
+impl std::fmt::Debug for LogIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogIndex").finish_non_exhaustive()
+    }
+}
+
+impl LogIndex {
+    /// Opens the index in `dir`, creating it when absent.
+    pub fn open(dir: &Path) -> Result<LogIndex, IndexError> {
+        std::fs::create_dir_all(dir).map_err(|source| IndexError::Io {
+            path: dir.display().to_string(),
+            source,
+        })?;
+        let (schema, fields) = schema();
+        let mmap = tantivy::directory::MmapDirectory::open(dir)
+            .map_err(|e| IndexError::Tantivy(e.into()))?;
+        let index = Index::open_or_create(mmap, schema)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(LogIndex {
+            index,
+            reader,
+            fields,
+        })
+    }
+
+    /// The WAL location the last commit covers.
+    pub fn committed_location(&self) -> Result<WalLocation, IndexError> {
+        match self.index.load_metas()?.payload {
+            None => Ok(WalLocation::default()),
+            Some(p) => serde_json::from_str(&p).map_err(|e| IndexError::Payload(e.to_string())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use jiff::Timestamp;
+    use logq_schemas::Line;
+
+    use super::*;
+    use crate::wal::{Durable, StreamMeta, WalBatch};
+
+    fn batch(first_id: u64, app: &str, at: &str, texts: &[&str]) -> Durable {
+        let at: Timestamp = at.parse().expect("ts");
+        let lines = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| Line {
+                end: first_id + i as u64 + 1,
+                text: (*t).into(),
+                split: false,
+            })
+            .collect();
+        Durable {
+            location: WalLocation {
+                file: 1,
+                offset: first_id + 100,
+            },
+            batch: Arc::new(WalBatch {
+                first_id,
+                meta: StreamMeta {
+                    key: format!("s/{app}"),
+                    app: app.into(),
+                    host: "h".into(),
+                    stream: "stdout".into(),
+                    format: None,
+                    tz: "UTC".into(),
+                },
+                read_at: at,
+                received: at,
+                lines,
+            }),
+        }
+    }
+
+    fn indexed(batches: Vec<Durable>) -> (tempfile::TempDir, LogIndex) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let index = LogIndex::open(dir.path()).expect("open");
+        let indexer =
+            spawn_indexer(&index, 15_000_000, Duration::from_millis(10), |_| {}).expect("indexer");
+        for b in batches {
+            indexer.tx.send(b).expect("send");
+        }
+        drop(indexer.tx);
+        indexer.join.join().expect("indexer thread");
+        (dir, index)
+    }
+
+    fn messages(result: &SearchResult) -> Vec<&str> {
+        result
+            .hits
+            .iter()
+            .map(|h| h.record.message.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn newest_first_by_time_then_id_with_filters() {
+        let (_dir, index) = indexed(vec![
+            batch(
+                0,
+                "web",
+                "2026-11-22T10:00:00Z",
+                &["connect ECONNREFUSED a", "ok b"],
+            ),
+            batch(2, "worker", "2026-11-22T11:00:00Z", &["ECONNREFUSED c"]),
+            batch(
+                3,
+                "web",
+                "2026-11-22T12:00:00Z",
+                &["ECONNREFUSED d", "ECONNREFUSED e"],
+            ),
+        ]);
+        let req = |query: &str, apps: &[&str]| SearchRequest {
+            query: query.into(),
+            apps: apps.iter().map(|a| (*a).into()).collect(),
+            limit: 100,
+            ..SearchRequest::default()
+        };
+        let all = index.search(&req("econnrefused", &[])).expect("search");
+        assert_eq!(
+            messages(&all),
+            [
+                "ECONNREFUSED e",
+                "ECONNREFUSED d",
+                "ECONNREFUSED c",
+                "connect ECONNREFUSED a"
+            ]
+        );
+        assert_eq!(all.total, 4);
+        let web = index
+            .search(&req("ECONNREFUSED", &["web"]))
+            .expect("search");
+        assert_eq!(web.total, 3);
+        let both = index.search(&req("*", &["web", "worker"])).expect("search");
+        assert_eq!(both.total, 5);
+        let mut ranged = req("*", &[]);
+        ranged.since = Some("2026-11-22T10:30:00Z".parse().expect("ts"));
+        ranged.until = Some("2026-11-22T11:30:00Z".parse().expect("ts"));
+        assert_eq!(
+            messages(&index.search(&ranged).expect("search")),
+            ["ECONNREFUSED c"]
+        );
+        let mut limited = req("*", &[]);
+        limited.limit = 2;
+        let newest = index.search(&limited).expect("search");
+        assert_eq!(
+            (messages(&newest), newest.total),
+            (vec!["ECONNREFUSED e", "ECONNREFUSED d"], 5)
+        );
+        let phrase = index
+            .search(&req("\"connect econnrefused\"", &[]))
+            .expect("search");
+        assert_eq!(messages(&phrase), ["connect ECONNREFUSED a"]);
+        assert!(matches!(
+            index.search(&req("(broken", &[])),
+            Err(SearchError::BadQuery(_))
+        ));
+    }
+
+    #[test]
+    fn apps_are_summarized_and_commit_payload_records_the_wal_location() {
+        let (_dir, index) = indexed(vec![
+            batch(0, "web", "2026-11-22T10:00:00Z", &["a", "b"]),
+            batch(2, "web", "2026-11-22T12:00:00Z", &["c"]),
+            batch(3, "worker", "2026-11-22T11:00:00Z", &["d"]),
+        ]);
+        let apps = index.apps().expect("apps");
+        assert_eq!(apps.len(), 2);
+        assert_eq!((apps[0].app.as_str(), apps[0].records), ("web", 3));
+        assert_eq!(
+            apps[0].first,
+            Some("2026-11-22T10:00:00Z".parse().expect("ts"))
+        );
+        assert_eq!(
+            apps[0].last,
+            Some("2026-11-22T12:00:00Z".parse().expect("ts"))
+        );
+        assert_eq!(
+            index.committed_location().expect("payload"),
+            WalLocation {
+                file: 1,
+                offset: 103
+            }
+        );
+    }
+}

@@ -1,0 +1,189 @@
+//! Search over the index: a query, app and time filters, newest hits first.
+
+use std::ops::Bound;
+
+use jiff::Timestamp;
+use logq_schemas::StoredRecord;
+use tantivy::collector::{Count, TopDocs};
+use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
+use tantivy::schema::{IndexRecordOption, Value};
+use tantivy::{DocAddress, Searcher, SegmentReader, TantivyDocument, Term};
+use thiserror::Error;
+
+use super::{LogIndex, nanos};
+
+/// The most hits one search returns.
+pub const MAX_LIMIT: usize = 1_000_000;
+
+/// A search.
+#[derive(Debug, Clone, Default)]
+pub struct SearchRequest {
+    /// Query text in the index's query syntax; empty or `*` matches everything.
+    pub query: String,
+    /// Only these apps (any of them); empty means all.
+    pub apps: Vec<String>,
+    pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+    pub limit: usize,
+}
+
+/// What a search found.
+#[derive(Debug, Clone)]
+pub struct SearchResult {
+    /// Newest first (event time, then id).
+    pub hits: Vec<StoredRecord>,
+    /// How many records match in all.
+    pub total: u64,
+}
+
+/// Why a search failed.
+#[derive(Debug, Error)]
+pub enum SearchError {
+    #[error("invalid query: {0}")]
+    BadQuery(String),
+    #[error("invalid request: {0}")]
+    BadRequest(String),
+    #[error("search failed: {0}")]
+    Index(#[from] tantivy::TantivyError),
+    #[error("stored record {0} is unreadable")]
+    Corrupt(u64),
+}
+
+/// One app's records.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AppSummary {
+    pub app: String,
+    pub records: u64,
+    pub first: Option<Timestamp>,
+    pub last: Option<Timestamp>,
+}
+
+/// Sort key of a document: (event time, id); larger is newer.
+fn time_id_key(seg: &SegmentReader) -> impl FnMut(tantivy::DocId) -> (i64, u64) + use<> {
+    let time = seg.fast_fields().i64("time").expect("time is a fast field");
+    let id = seg.fast_fields().u64("id").expect("id is a fast field");
+    move |doc| {
+        (
+            time.first(doc).unwrap_or(i64::MIN),
+            id.first(doc).unwrap_or(0),
+        )
+    }
+}
+
+impl LogIndex {
+    /// Runs a search. Blocking: call from a blocking thread.
+    pub fn search(&self, req: &SearchRequest) -> Result<SearchResult, SearchError> {
+        if req.limit == 0 || req.limit > MAX_LIMIT {
+            return Err(SearchError::BadRequest(format!(
+                "limit must be between 1 and {MAX_LIMIT}"
+            )));
+        }
+        let query = self.build_query(req)?;
+        let searcher = self.reader.searcher();
+        let top = TopDocs::with_limit(req.limit).order_by(|seg: &SegmentReader| time_id_key(seg));
+        let (docs, total) = searcher.search(&query, &(top, Count))?;
+        let hits = docs
+            .into_iter()
+            .map(|((_, id), addr)| load(&searcher, self.fields.record, addr, id))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(SearchResult {
+            hits,
+            total: total as u64,
+        })
+    }
+
+    fn build_query(&self, req: &SearchRequest) -> Result<Box<dyn Query>, SearchError> {
+        let f = self.fields;
+        let text = req.query.trim();
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        if !text.is_empty() && text != "*" {
+            let mut parser = QueryParser::for_index(&self.index, vec![f.message]);
+            parser.set_conjunction_by_default();
+            let q = parser
+                .parse_query(text)
+                .map_err(|e| SearchError::BadQuery(e.to_string()))?;
+            clauses.push((Occur::Must, q));
+        }
+        if !req.apps.is_empty() {
+            let any: Vec<(Occur, Box<dyn Query>)> = req
+                .apps
+                .iter()
+                .map(|app| {
+                    let term = Term::from_field_text(f.app, app);
+                    let q: Box<dyn Query> =
+                        Box::new(TermQuery::new(term, IndexRecordOption::Basic));
+                    (Occur::Should, q)
+                })
+                .collect();
+            clauses.push((Occur::Must, Box::new(BooleanQuery::new(any))));
+        }
+        if req.since.is_some() || req.until.is_some() {
+            let lower = req.since.map_or(Bound::Unbounded, |t| {
+                Bound::Included(Term::from_field_i64(f.time, nanos(t)))
+            });
+            let upper = req.until.map_or(Bound::Unbounded, |t| {
+                Bound::Included(Term::from_field_i64(f.time, nanos(t)))
+            });
+            clauses.push((Occur::Must, Box::new(RangeQuery::new(lower, upper))));
+        }
+        Ok(match clauses.len() {
+            0 => Box::new(AllQuery),
+            _ => Box::new(BooleanQuery::new(clauses)),
+        })
+    }
+
+    /// Every app with its record count and time range.
+    pub fn apps(&self) -> Result<Vec<AppSummary>, SearchError> {
+        let f = self.fields;
+        let searcher = self.reader.searcher();
+        let mut names = std::collections::BTreeSet::new();
+        for seg in searcher.segment_readers() {
+            let inverted = seg.inverted_index(f.app)?;
+            let mut terms = inverted
+                .terms()
+                .stream()
+                .map_err(tantivy::TantivyError::from)?;
+            while terms.advance() {
+                names.insert(String::from_utf8_lossy(terms.key()).into_owned());
+            }
+        }
+        let mut out = Vec::with_capacity(names.len());
+        for app in names {
+            let q = TermQuery::new(Term::from_field_text(f.app, &app), IndexRecordOption::Basic);
+            let newest = TopDocs::with_limit(1).order_by(|seg: &SegmentReader| time_id_key(seg));
+            let oldest = TopDocs::with_limit(1).order_by(|seg: &SegmentReader| {
+                let mut key = time_id_key(seg);
+                move |doc| {
+                    let (t, id) = key(doc);
+                    (std::cmp::Reverse(t), std::cmp::Reverse(id))
+                }
+            });
+            let (newest, oldest, records) = searcher.search(&q, &(newest, oldest, Count))?;
+            if records == 0 {
+                continue;
+            }
+            let time = |t: i64| Timestamp::from_nanosecond(i128::from(t)).ok();
+            out.push(AppSummary {
+                app,
+                records: records as u64,
+                first: oldest.first().and_then(|((t, _), _)| time(t.0)),
+                last: newest.first().and_then(|((t, _), _)| time(*t)),
+            });
+        }
+        Ok(out)
+    }
+}
+
+fn load(
+    searcher: &Searcher,
+    field: tantivy::schema::Field,
+    addr: DocAddress,
+    id: u64,
+) -> Result<StoredRecord, SearchError> {
+    let doc: TantivyDocument = searcher.doc(addr)?;
+    let json = doc
+        .get_first(field)
+        .and_then(|v| v.as_str())
+        .ok_or(SearchError::Corrupt(id))?;
+    serde_json::from_str(json).map_err(|_| SearchError::Corrupt(id))
+}

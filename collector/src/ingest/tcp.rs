@@ -1,0 +1,303 @@
+//! TCP ingest: the handshake, batches into the WAL, acks once durable.
+//!
+//! Each connection has a reader (this task) and a writer task. The reader submits every batch
+//! to the WAL and queues the pending answer; the writer sends acks in batch order as each
+//! becomes durable, so a shipper can keep several batches in flight. Every protocol error gets
+//! an error frame, then the connection closes; nothing already stored is touched.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use futures_util::{SinkExt, StreamExt};
+use jiff::Timestamp;
+use logq_schemas::{
+    Ack, Batch, ErrorCode, ErrorFrame, Frame, FrameCodec, FrameError, Hello, PROTOCOL_VERSION,
+    StreamInfo, StreamPosition, Welcome, validate_app_name,
+};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_util::codec::{FramedRead, FramedWrite};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::{IngestContext, token_matches};
+use crate::wal::{Append, PendingAppend, StreamMeta};
+
+/// Batches whose acks may be outstanding on one connection.
+const MAX_IN_FLIGHT: usize = 64;
+
+/// Accepts connections until `shutdown` fires.
+pub async fn serve(
+    listener: TcpListener,
+    ctx: IngestContext,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+) {
+    loop {
+        let (sock, peer) = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let ctx = ctx.clone();
+        let shutdown = shutdown.clone();
+        tracker.spawn(async move {
+            let _ = sock.set_nodelay(true);
+            tokio::select! {
+                _ = shutdown.cancelled() => {}
+                result = connection(sock, peer, ctx) => {
+                    if let Err(reason) = result {
+                        tracing::info!(%peer, %reason, "ingest connection closed");
+                    }
+                }
+            }
+        });
+    }
+}
+
+enum Outgoing {
+    Frame(Frame),
+    Ack {
+        stream: String,
+        pending: PendingAppend,
+    },
+}
+
+/// Serves one connection; returns why it ended when that was not a clean close.
+async fn connection(sock: TcpStream, peer: SocketAddr, ctx: IngestContext) -> Result<(), String> {
+    let (r, w) = sock.into_split();
+    let codec = FrameCodec::new(ctx.max_frame_bytes);
+    let mut frames = FramedRead::new(r, codec);
+    let mut sink = FramedWrite::new(w, codec);
+
+    let hello = match tokio::time::timeout(ctx.handshake_timeout, frames.next()).await {
+        Err(_) => return Err("no hello before the handshake timeout".into()),
+        Ok(None) => return Ok(()),
+        Ok(Some(Err(e))) => return refuse(&mut sink, frame_error(&e)).await,
+        Ok(Some(Ok(Frame::Hello(hello)))) => hello,
+        Ok(Some(Ok(other))) => {
+            let msg = format!("expected hello, got {}", other.kind());
+            return refuse(
+                &mut sink,
+                ErrorFrame::fatal(ErrorCode::UnexpectedFrame, msg),
+            )
+            .await;
+        }
+    };
+    if let Err(err) = check_hello(&hello, &ctx) {
+        return refuse(&mut sink, err).await;
+    }
+    let mut streams: HashMap<String, Arc<StreamMeta>> = HashMap::new();
+    let mut positions = Vec::with_capacity(hello.streams.len());
+    for info in &hello.streams {
+        let meta = match declare(&hello, info) {
+            Ok(meta) => meta,
+            Err(err) => return refuse(&mut sink, err).await,
+        };
+        positions.push(StreamPosition {
+            stream: info.id.clone(),
+            position: ctx.wal.position(&meta.key),
+        });
+        streams.insert(info.id.clone(), meta);
+    }
+    let welcome = Welcome {
+        protocol: PROTOCOL_VERSION,
+        max_frame_bytes: ctx.max_frame_bytes as u32,
+        positions,
+    };
+    sink.send(&Frame::Welcome(welcome))
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::debug!(%peer, shipper = %hello.shipper_id, streams = streams.len(), "shipper connected");
+
+    let (out_tx, out_rx) = mpsc::channel::<Outgoing>(MAX_IN_FLIGHT);
+    let writer = tokio::spawn(write_loop(sink, out_rx));
+    let result = read_loop(&mut frames, &hello, &mut streams, &ctx, &out_tx).await;
+    drop(out_tx);
+    let written = writer.await.map_err(|e| e.to_string())?;
+    result.and(written)
+}
+
+async fn read_loop(
+    frames: &mut FramedRead<tokio::net::tcp::OwnedReadHalf, FrameCodec>,
+    hello: &Hello,
+    streams: &mut HashMap<String, Arc<StreamMeta>>,
+    ctx: &IngestContext,
+    out: &mpsc::Sender<Outgoing>,
+) -> Result<(), String> {
+    let fail = |err: ErrorFrame| async move {
+        let reason = err.message.clone();
+        let _ = out.send(Outgoing::Frame(Frame::Error(err))).await;
+        Err(reason)
+    };
+    while let Some(frame) = frames.next().await {
+        let frame = match frame {
+            Ok(frame) => frame,
+            Err(FrameError::Io(e)) => return Err(e.to_string()),
+            Err(e) => return fail(frame_error(&e)).await,
+        };
+        match frame {
+            Frame::Batch(batch) => {
+                let Some(meta) = streams.get(&batch.stream).cloned() else {
+                    let msg = format!(
+                        "batch for stream {:?}, which was never declared",
+                        batch.stream
+                    );
+                    return fail(ErrorFrame::fatal(ErrorCode::UnknownStream, msg)).await;
+                };
+                if let Err(err) = check_positions(&batch) {
+                    return fail(err).await;
+                }
+                let stream = batch.stream;
+                let append = Append {
+                    meta,
+                    read_at: batch.read_at,
+                    received: Timestamp::now(),
+                    lines: batch.lines,
+                };
+                // Submitted here, in frame order, so the WAL sees a stream's batches in order.
+                let pending = match ctx.wal.submit(append).await {
+                    Ok(pending) => pending,
+                    Err(e) => {
+                        return fail(ErrorFrame::fatal(ErrorCode::Internal, e.to_string())).await;
+                    }
+                };
+                if out.send(Outgoing::Ack { stream, pending }).await.is_err() {
+                    return Err("writer closed".into());
+                }
+            }
+            Frame::Open(info) => {
+                let meta = match declare(hello, &info) {
+                    Ok(meta) => meta,
+                    Err(err) => return fail(err).await,
+                };
+                let position = ctx.wal.position(&meta.key);
+                streams.insert(info.id.clone(), meta);
+                let opened = Frame::Opened(StreamPosition {
+                    stream: info.id,
+                    position,
+                });
+                if out.send(Outgoing::Frame(opened)).await.is_err() {
+                    return Err("writer closed".into());
+                }
+            }
+            other => {
+                let msg = format!("unexpected {} frame from a shipper", other.kind());
+                return fail(ErrorFrame::fatal(ErrorCode::UnexpectedFrame, msg)).await;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn write_loop(
+    mut sink: FramedWrite<tokio::net::tcp::OwnedWriteHalf, FrameCodec>,
+    mut rx: mpsc::Receiver<Outgoing>,
+) -> Result<(), String> {
+    while let Some(out) = rx.recv().await {
+        let frame = match out {
+            Outgoing::Frame(frame) => frame,
+            Outgoing::Ack { stream, pending } => match pending.await {
+                Ok(Ok(position)) => Frame::Ack(Ack { stream, position }),
+                Ok(Err(e)) => {
+                    let err = ErrorFrame::fatal(ErrorCode::Internal, format!("cannot store: {e}"));
+                    let _ = sink.send(&Frame::Error(err)).await;
+                    return Err(e.to_string());
+                }
+                Err(_) => return Err("write-ahead log stopped".into()),
+            },
+        };
+        let fatal = matches!(&frame, Frame::Error(e) if e.fatal);
+        sink.send(&frame).await.map_err(|e| e.to_string())?;
+        if fatal {
+            break;
+        }
+    }
+    Ok(())
+}
+
+async fn refuse(
+    sink: &mut FramedWrite<tokio::net::tcp::OwnedWriteHalf, FrameCodec>,
+    err: ErrorFrame,
+) -> Result<(), String> {
+    let reason = err.message.clone();
+    let _ = sink.send(&Frame::Error(err)).await;
+    Err(reason)
+}
+
+fn frame_error(e: &FrameError) -> ErrorFrame {
+    let code = match e {
+        FrameError::TooLarge { .. } => ErrorCode::FrameTooLarge,
+        _ => ErrorCode::Malformed,
+    };
+    ErrorFrame::fatal(code, e.to_string())
+}
+
+fn check_hello(hello: &Hello, ctx: &IngestContext) -> Result<(), ErrorFrame> {
+    if hello.protocol != PROTOCOL_VERSION {
+        let msg = format!(
+            "protocol {} is not supported; this collector speaks {PROTOCOL_VERSION}",
+            hello.protocol
+        );
+        return Err(ErrorFrame::fatal(ErrorCode::UnsupportedVersion, msg));
+    }
+    if let Some(expected) = &ctx.token
+        && !token_matches(expected, hello.token.as_deref())
+    {
+        return Err(ErrorFrame::fatal(
+            ErrorCode::Unauthorized,
+            "missing or wrong token",
+        ));
+    }
+    if hello.shipper_id.is_empty() || hello.shipper_id.len() > 128 || hello.shipper_id.contains('/')
+    {
+        return Err(ErrorFrame::fatal(
+            ErrorCode::Malformed,
+            "shipper_id must be 1-128 bytes without '/'",
+        ));
+    }
+    Ok(())
+}
+
+fn declare(hello: &Hello, info: &StreamInfo) -> Result<Arc<StreamMeta>, ErrorFrame> {
+    if let Err(e) = validate_app_name(&info.app) {
+        return Err(ErrorFrame::fatal(
+            ErrorCode::InvalidApp,
+            format!("app {:?}: {e}", info.app),
+        ));
+    }
+    if info.id.is_empty() || info.id.len() > 512 {
+        return Err(ErrorFrame::fatal(
+            ErrorCode::Malformed,
+            "stream id must be 1-512 bytes",
+        ));
+    }
+    Ok(Arc::new(StreamMeta {
+        key: format!("{}/{}", hello.shipper_id, info.id),
+        app: info.app.clone(),
+        host: hello.host.clone(),
+        stream: info.stream.clone(),
+        format: info.format.clone(),
+        tz: hello.tz.clone(),
+    }))
+}
+
+fn check_positions(batch: &Batch) -> Result<(), ErrorFrame> {
+    let increasing = batch.lines.windows(2).all(|w| w[0].end < w[1].end);
+    if increasing {
+        Ok(())
+    } else {
+        let msg = format!(
+            "positions in a batch of stream {:?} do not increase",
+            batch.stream
+        );
+        Err(ErrorFrame::fatal(ErrorCode::BadPositions, msg))
+    }
+}

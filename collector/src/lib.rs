@@ -1,0 +1,18 @@
+//! `logq-collector`: receives log lines, makes them durable, indexes them and serves search.
+//!
+//! Data flow: [`ingest`] (TCP frames, UDP datagrams) → [`wal`] (group-committed, fsynced before
+//! any ack) → [`normalize`] (lines to records) → [`index`] (tantivy, committed with the WAL
+//! location it covers) → [`api`] (HTTP search). [`server`] wires them and owns shutdown.
+//!
+//! The collector must never acknowledge a line before it is durable, never store a line twice
+//! for the same stream position, and never let one client's bad input affect another's.
+
+pub mod api;
+pub mod config;
+pub mod index;
+pub mod ingest;
+pub mod normalize;
+pub mod server;
+pub mod wal;
+
+pub use config::Config;

@@ -1,0 +1,175 @@
+//! Wiring: opens storage, replays the WAL, binds the listeners, runs until shutdown.
+
+use std::fs::File;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::api::{ApiState, router};
+use crate::config::Config;
+use crate::index::{LogIndex, spawn_indexer};
+use crate::ingest::{IngestContext, tcp, udp};
+use crate::wal::Wal;
+
+/// How long shutdown waits for connections to drain and storage to flush.
+const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
+
+/// The addresses actually bound (a port 0 in the config becomes a real port).
+#[derive(Debug, Clone, Copy)]
+pub struct BoundAddrs {
+    pub http: SocketAddr,
+    pub tcp: SocketAddr,
+    pub udp: SocketAddr,
+}
+
+/// Runs the collector until `shutdown` fires. `on_ready` gets the bound addresses once the
+/// collector accepts connections.
+pub async fn run(
+    config: Config,
+    shutdown: CancellationToken,
+    on_ready: impl FnOnce(BoundAddrs),
+) -> Result<()> {
+    config.validate()?;
+    let data_dir = &config.data_dir;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("while creating data dir {}", data_dir.display()))?;
+    let lock = lock_data_dir(data_dir)?;
+
+    let index = LogIndex::open(&data_dir.join("index")).context("while opening the index")?;
+    let indexed_to = index
+        .committed_location()
+        .context("while reading the index commit")?;
+    let wal_cell: Arc<OnceLock<Wal>> = Arc::new(OnceLock::new());
+    let on_commit = {
+        let wal_cell = wal_cell.clone();
+        move |location| {
+            if let Some(wal) = wal_cell.get() {
+                wal.mark_indexed(location);
+            }
+        }
+    };
+    let indexer = spawn_indexer(
+        &index,
+        config.index.writer_memory_bytes,
+        Duration::from_millis(config.index.commit_interval_ms),
+        on_commit,
+    )?;
+    let started = std::time::Instant::now();
+    let (wal, report, wal_thread) = Wal::open(
+        &data_dir.join("wal"),
+        config.wal.max_file_bytes,
+        config.wal.fsync,
+        indexed_to,
+        indexer.tx.clone(),
+    )
+    .context("while opening the write-ahead log")?;
+    drop(indexer.tx);
+    let _ = wal_cell.set(wal.clone());
+    tracing::info!(
+        files = report.files,
+        batches = report.batches,
+        replayed = report.replayed_to_index,
+        dropped_bytes = report.bytes_dropped,
+        corrupt_records = report.corrupt_records,
+        took_ms = started.elapsed().as_millis() as u64,
+        "recovered write-ahead log"
+    );
+
+    let token: Option<Arc<str>> = config.token.as_deref().map(Arc::from);
+    let tcp_listener = TcpListener::bind(config.tcp_addr)
+        .await
+        .with_context(|| format!("while binding TCP ingest on {}", config.tcp_addr))?;
+    let udp_socket = UdpSocket::bind(config.udp_addr)
+        .await
+        .with_context(|| format!("while binding UDP ingest on {}", config.udp_addr))?;
+    let http_listener = TcpListener::bind(config.http_addr)
+        .await
+        .with_context(|| format!("while binding HTTP on {}", config.http_addr))?;
+    let addrs = BoundAddrs {
+        http: http_listener.local_addr()?,
+        tcp: tcp_listener.local_addr()?,
+        udp: udp_socket.local_addr()?,
+    };
+
+    let ctx = IngestContext {
+        wal: wal.clone(),
+        max_frame_bytes: config.max_frame_bytes,
+        handshake_timeout: Duration::from_millis(config.handshake_timeout_ms),
+        token: token.clone(),
+    };
+    drop(wal);
+    let tracker = TaskTracker::new();
+    tracker.spawn(tcp::serve(
+        tcp_listener,
+        ctx.clone(),
+        shutdown.clone(),
+        tracker.clone(),
+    ));
+    tracker.spawn(udp::serve(
+        udp_socket,
+        ctx,
+        Arc::default(),
+        shutdown.clone(),
+    ));
+    let app = router(ApiState {
+        index: index.clone(),
+        token,
+    });
+    let http_shutdown = shutdown.clone();
+    tracker.spawn(async move {
+        let served = axum::serve(http_listener, app)
+            .with_graceful_shutdown(async move { http_shutdown.cancelled().await })
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "http server failed");
+        }
+    });
+    tracing::info!(http = %addrs.http, tcp = %addrs.tcp, udp = %addrs.udp, data_dir = %data_dir.display(), "collector ready");
+    on_ready(addrs);
+
+    shutdown.cancelled().await;
+    tracing::info!("shutting down: draining connections");
+    tracker.close();
+    if tokio::time::timeout(SHUTDOWN_DEADLINE, tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections did not drain within the deadline");
+    }
+    // Every WAL handle is gone with the tasks: the writer thread ends, then the indexer commits.
+    let joined = tokio::task::spawn_blocking(move || {
+        let _ = wal_thread.join();
+        let _ = indexer.join.join();
+    });
+    if tokio::time::timeout(SHUTDOWN_DEADLINE, joined)
+        .await
+        .is_err()
+    {
+        tracing::warn!("storage did not flush within the deadline; the WAL will replay at start");
+    }
+    drop(lock);
+    Ok(())
+}
+
+/// Holds an exclusive lock on the data dir so two collectors never share it.
+fn lock_data_dir(dir: &std::path::Path) -> Result<File> {
+    let path = dir.join("lock");
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("while opening {}", path.display()))?;
+    file.try_lock().map_err(|_| {
+        anyhow::anyhow!(
+            "data dir {} is in use by another logq-collector",
+            dir.display()
+        )
+    })?;
+    Ok(file)
+}

@@ -1,0 +1,102 @@
+//! Nothing lost, nothing twice: kill -9 either side while lines stream.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::util::{Collector, Shipper, wait_until};
+
+const LINES: u64 = 100_000;
+const APP: &str = "numbers";
+
+/// Appends `LINES` numbered lines to `path` in bursts, counting what is written.
+fn writer(path: PathBuf, written: Arc<AtomicU64>) -> JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .expect("log");
+        let mut n = 0;
+        while n < LINES {
+            let mut chunk = String::new();
+            for _ in 0..500 {
+                chunk.push_str(&format!("seq={n:06} payload lorem ipsum dolor sit amet\n"));
+                n += 1;
+            }
+            file.write_all(chunk.as_bytes()).expect("append");
+            written.store(n, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    })
+}
+
+/// Every number 0..LINES is stored exactly once.
+fn assert_exactly_once(collector: &Collector) {
+    wait_until(Duration::from_secs(120), "every line stored", || {
+        collector.count(APP) >= LINES
+    });
+    let limit = (LINES * 2).to_string();
+    let (hits, total) = collector.search(&[("q", "*"), ("app", APP), ("limit", &limit)]);
+    let mut seen: HashMap<u64, u32> = HashMap::new();
+    for hit in &hits {
+        let n: u64 = hit.record.message[4..10].parse().expect("numbered line");
+        *seen.entry(n).or_default() += 1;
+    }
+    let missing = (0..LINES).filter(|n| !seen.contains_key(n)).count();
+    let doubled = seen.values().filter(|c| **c > 1).count();
+    assert_eq!(
+        (missing, doubled, total),
+        (0, 0, LINES),
+        "missing, duplicated, total"
+    );
+}
+
+fn wait_written(written: &AtomicU64, at_least: u64) {
+    wait_until(Duration::from_secs(60), "the writer to progress", || {
+        written.load(Ordering::SeqCst) >= at_least
+    });
+}
+
+fn setup(tmp: &Path) -> (PathBuf, Arc<AtomicU64>, JoinHandle<()>) {
+    let log = tmp.join("numbers.log");
+    std::fs::write(&log, "").expect("create log");
+    let written = Arc::new(AtomicU64::new(0));
+    let handle = writer(log.clone(), written.clone());
+    (log, written, handle)
+}
+
+#[test]
+fn kill9_collector_three_times_loses_and_doubles_nothing() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut collector = Collector::start(&tmp.path().join("data"));
+    let (log, written, handle) = setup(tmp.path());
+    let _shipper = Shipper::tail(&collector, &tmp.path().join("state"), &log, APP);
+    for round in 1..=3 {
+        wait_written(&written, LINES * round / 4);
+        collector.kill9_and_restart();
+    }
+    handle.join().expect("writer");
+    assert_exactly_once(&collector);
+}
+
+#[test]
+fn kill9_shipper_three_times_loses_and_doubles_nothing() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let collector = Collector::start(&tmp.path().join("data"));
+    let (log, written, handle) = setup(tmp.path());
+    let state = tmp.path().join("state");
+    let mut shipper = Shipper::tail(&collector, &state, &log, APP);
+    for round in 1..=3 {
+        wait_written(&written, LINES * round / 4);
+        shipper.kill9();
+        shipper = Shipper::tail(&collector, &state, &log, APP);
+    }
+    handle.join().expect("writer");
+    assert_exactly_once(&collector);
+    drop(shipper);
+}

@@ -1,0 +1,145 @@
+//! Hostile frames get an error frame and a closed connection; nobody else is affected.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use logq_schemas::{
+    Batch, ErrorCode, Frame, FrameCodec, Hello, Line, PROTOCOL_VERSION, StreamInfo,
+};
+
+use crate::util::{Collector, Shipper, wait_until};
+
+fn connect(collector: &Collector) -> TcpStream {
+    let sock = TcpStream::connect(collector.tcp).expect("connect");
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    sock
+}
+
+fn send(sock: &mut TcpStream, frame: &Frame) {
+    let bytes = FrameCodec::default().encode_to_vec(frame).expect("encode");
+    sock.write_all(&bytes).expect("send frame");
+}
+
+fn recv(sock: &mut TcpStream) -> Frame {
+    let mut len = [0u8; 4];
+    sock.read_exact(&mut len).expect("frame length");
+    let mut payload = vec![0u8; u32::from_be_bytes(len) as usize];
+    sock.read_exact(&mut payload).expect("frame payload");
+    serde_json::from_slice(&payload).expect("frame json")
+}
+
+/// Reads the error frame the collector sends, then expects the connection to close.
+fn expect_error_then_close(sock: &mut TcpStream, code: ErrorCode) {
+    match recv(sock) {
+        Frame::Error(e) => {
+            assert_eq!(e.code, code, "{}", e.message);
+            assert!(e.fatal);
+        }
+        other => panic!("expected an error frame, got {other:?}"),
+    }
+    let mut rest = Vec::new();
+    let n = sock.read_to_end(&mut rest).unwrap_or(0);
+    assert_eq!(n, 0, "connection closed after the error");
+}
+
+fn hello(streams: Vec<StreamInfo>) -> Frame {
+    Frame::Hello(Hello {
+        protocol: PROTOCOL_VERSION,
+        token: None,
+        shipper_id: "hostile".into(),
+        host: "h".into(),
+        tz: "UTC".into(),
+        streams,
+    })
+}
+
+#[test]
+fn hostile_frames_are_refused_and_others_keep_being_served() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let collector = Collector::start(&tmp.path().join("data"));
+    let log = tmp.path().join("good.log");
+    std::fs::write(
+        &log,
+        (0..100)
+            .map(|i| format!("good line {i}\n"))
+            .collect::<String>(),
+    )
+    .expect("log");
+    let _shipper = Shipper::tail(&collector, &tmp.path().join("state"), &log, "good");
+    wait_until(Duration::from_secs(20), "first lines stored", || {
+        collector.count("good") == 100
+    });
+
+    // A 4 GiB length prefix: refused from the prefix alone.
+    let mut sock = connect(&collector);
+    sock.write_all(&[0xff, 0xff, 0xff, 0xff, b'{'])
+        .expect("send");
+    expect_error_then_close(&mut sock, ErrorCode::FrameTooLarge);
+
+    // An HTTP request sent to the ingest port reads as an absurd length.
+    let mut sock = connect(&collector);
+    sock.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("send");
+    expect_error_then_close(&mut sock, ErrorCode::FrameTooLarge);
+
+    // A well-delimited frame whose payload is garbage.
+    let mut sock = connect(&collector);
+    sock.write_all(&[0, 0, 0, 6, 0xde, 0xad, 0xbe, 0xef, b'{', b'['])
+        .expect("send");
+    expect_error_then_close(&mut sock, ErrorCode::Malformed);
+
+    // A batch before any hello.
+    let batch = Frame::Batch(Batch {
+        stream: "s1".into(),
+        read_at: jiff::Timestamp::now(),
+        lines: vec![Line {
+            end: 5,
+            text: "evil".into(),
+            split: false,
+        }],
+    });
+    let mut sock = connect(&collector);
+    send(&mut sock, &batch);
+    expect_error_then_close(&mut sock, ErrorCode::UnexpectedFrame);
+
+    // A batch for a stream the handshake never named.
+    let mut sock = connect(&collector);
+    let declared = StreamInfo {
+        id: "s0".into(),
+        app: "evil".into(),
+        stream: "stdout".into(),
+        format: None,
+    };
+    send(&mut sock, &hello(vec![declared]));
+    assert!(matches!(recv(&mut sock), Frame::Welcome(_)));
+    send(&mut sock, &batch);
+    expect_error_then_close(&mut sock, ErrorCode::UnknownStream);
+
+    // A path-like app name.
+    let mut sock = connect(&collector);
+    let bad = StreamInfo {
+        id: "s2".into(),
+        app: "../../etc".into(),
+        stream: "stdout".into(),
+        format: None,
+    };
+    send(&mut sock, &hello(vec![bad]));
+    expect_error_then_close(&mut sock, ErrorCode::InvalidApp);
+
+    // Nothing from the hostile connections was stored, nothing stored was lost, and the
+    // shipper's connection still works.
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .expect("log");
+    file.write_all(b"good line after the attacks\n")
+        .expect("append");
+    wait_until(
+        Duration::from_secs(20),
+        "the line after the attacks",
+        || collector.count("good") == 101,
+    );
+    assert_eq!(collector.count("evil"), 0);
+}

@@ -1,0 +1,201 @@
+//! Shared helpers for the end-to-end tests: the built binaries, a collector on free loopback
+//! ports with a temp data dir, shippers, HTTP queries, and bounded waiting.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use logq_schemas::StoredRecord;
+
+/// Path of a workspace binary (`cargo build --workspace` puts them beside the test's deps dir).
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target profile dir");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build the workspace first (cargo build --workspace --bins)",
+        path.display()
+    );
+    path
+}
+
+/// The directory of committed fixtures.
+pub fn data(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(rel)
+}
+
+/// Polls `cond` every 20 ms until it holds or `limit` passes; panics with `what` on timeout.
+pub fn wait_until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !cond() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A collector process on loopback ports with its own data dir.
+pub struct Collector {
+    pub data_dir: PathBuf,
+    pub http: SocketAddr,
+    pub tcp: SocketAddr,
+    pub udp: SocketAddr,
+    child: Option<Child>,
+}
+
+impl Collector {
+    /// Starts a collector on free ports in `data_dir`.
+    pub fn start(data_dir: &Path) -> Collector {
+        let any: SocketAddr = "127.0.0.1:0".parse().expect("addr");
+        let mut c = Collector {
+            data_dir: data_dir.to_owned(),
+            http: any,
+            tcp: any,
+            udp: any,
+            child: None,
+        };
+        c.spawn();
+        c
+    }
+
+    fn spawn(&mut self) {
+        let mut child = Command::new(bin("logq-collector"))
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .args(["--http-addr", &self.http.to_string()])
+            .args(["--tcp-addr", &self.tcp.to_string()])
+            .args(["--udp-addr", &self.udp.to_string()])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn logq-collector");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read collector stdout");
+        let addr = |key: &str| -> SocketAddr {
+            let field = line
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix(key))
+                .unwrap_or_else(|| panic!("collector did not announce {key} (said {line:?})"));
+            field.parse().expect("announced address")
+        };
+        self.http = addr("http=");
+        self.tcp = addr("tcp=");
+        self.udp = addr("udp=");
+        self.child = Some(child);
+    }
+
+    /// kill -9, then start again on the same ports and data dir.
+    pub fn kill9_and_restart(&mut self) {
+        self.kill9();
+        self.spawn();
+    }
+
+    /// kill -9 (SIGKILL) and reap.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("kill collector");
+            child.wait().expect("reap collector");
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.http)
+    }
+
+    /// `GET /api/v1/search` with these parameters; returns (hits newest first, total).
+    pub fn search(&self, params: &[(&str, &str)]) -> (Vec<StoredRecord>, u64) {
+        let mut req = ureq::get(format!("{}/api/v1/search", self.url()));
+        for (k, v) in params {
+            req = req.query(*k, *v);
+        }
+        let mut resp = req.call().expect("search request");
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(1 << 30)
+            .read_to_string()
+            .expect("search body");
+        let v: serde_json::Value = serde_json::from_str(&body).expect("search json");
+        let hits = serde_json::from_value(v["hits"].clone()).expect("hits");
+        (hits, v["total"].as_u64().expect("total"))
+    }
+
+    /// How many records of `app` are stored.
+    pub fn count(&self, app: &str) -> u64 {
+        self.search(&[("q", "*"), ("app", app), ("limit", "1")]).1
+    }
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// A shipper process, killed on drop.
+pub struct Shipper {
+    child: Option<Child>,
+}
+
+impl Shipper {
+    /// `logq-shipper --to TCP --state-dir STATE tail PATH --app APP`.
+    pub fn tail(collector: &Collector, state: &Path, path: &Path, app: &str) -> Shipper {
+        let child = Command::new(bin("logq-shipper"))
+            .args(["--to", &collector.tcp.to_string()])
+            .arg("--state-dir")
+            .arg(state)
+            .args(["--host", "e2e-host"])
+            .arg("tail")
+            .arg(path)
+            .args(["--app", app])
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("spawn logq-shipper");
+        Shipper { child: Some(child) }
+    }
+
+    /// kill -9 (SIGKILL) and reap.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("kill shipper");
+            child.wait().expect("reap shipper");
+        }
+    }
+}
+
+impl Drop for Shipper {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// Runs `logq` with `args`; returns (exit code, stdout, stderr).
+pub fn logq(args: &[&str]) -> (i32, Vec<u8>, String) {
+    let out = Command::new(bin("logq"))
+        .args(args)
+        .env_remove("LOGQ_SERVER")
+        .env_remove("LOGQ_TOKEN")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run logq");
+    (
+        out.status.code().unwrap_or(-1),
+        out.stdout,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
