@@ -13,7 +13,7 @@ use crate::util::{Collector, Shipper, wait_until};
 const LINES: u64 = 100_000;
 const APP: &str = "numbers";
 
-/// Appends `LINES` numbered lines to `path` in bursts, counting what is written.
+/// Appends `LINES` numbered lines to `path` at about 10,000 lines/s, counting what is written.
 fn writer(path: PathBuf, written: Arc<AtomicU64>) -> JoinHandle<()> {
     std::thread::spawn(move || {
         let mut file = std::fs::OpenOptions::new()
@@ -24,7 +24,7 @@ fn writer(path: PathBuf, written: Arc<AtomicU64>) -> JoinHandle<()> {
         let mut n = 0;
         while n < LINES {
             let mut chunk = String::new();
-            for _ in 0..500 {
+            for _ in 0..100 {
                 chunk.push_str(&format!("seq={n:06} payload lorem ipsum dolor sit amet\n"));
                 n += 1;
             }
@@ -56,9 +56,10 @@ fn assert_exactly_once(collector: &Collector) {
     );
 }
 
-fn wait_written(written: &AtomicU64, at_least: u64) {
-    wait_until(Duration::from_secs(60), "the writer to progress", || {
-        written.load(Ordering::SeqCst) >= at_least
+/// Waits until the collector stored at least `at_least` lines, so a kill lands mid-stream.
+fn wait_stored(collector: &Collector, written: &AtomicU64, at_least: u64) {
+    wait_until(Duration::from_secs(60), "the stream to progress", || {
+        written.load(Ordering::SeqCst) >= at_least && collector.count(APP) >= at_least / 2
     });
 }
 
@@ -77,9 +78,13 @@ fn kill9_collector_three_times_loses_and_doubles_nothing() {
     let (log, written, handle) = setup(tmp.path());
     let _shipper = Shipper::tail(&collector, &tmp.path().join("state"), &log, APP);
     for round in 1..=3 {
-        wait_written(&written, LINES * round / 4);
+        wait_stored(&collector, &written, LINES * round / 4);
         collector.kill9_and_restart();
     }
+    assert!(
+        written.load(Ordering::SeqCst) < LINES,
+        "the kills landed mid-stream"
+    );
     handle.join().expect("writer");
     assert_exactly_once(&collector);
 }
@@ -92,11 +97,58 @@ fn kill9_shipper_three_times_loses_and_doubles_nothing() {
     let state = tmp.path().join("state");
     let mut shipper = Shipper::tail(&collector, &state, &log, APP);
     for round in 1..=3 {
-        wait_written(&written, LINES * round / 4);
+        wait_stored(&collector, &written, LINES * round / 4);
         shipper.kill9();
         shipper = Shipper::tail(&collector, &state, &log, APP);
     }
+    assert!(
+        written.load(Ordering::SeqCst) < LINES,
+        "the kills landed mid-stream"
+    );
     handle.join().expect("writer");
     assert_exactly_once(&collector);
     drop(shipper);
+}
+
+#[test]
+fn pipe_ships_stdin_and_exits_0_once_everything_is_acked() {
+    use std::process::{Command, Stdio};
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let collector = Collector::start(&tmp.path().join("data"));
+    let input: String = (0..5_000)
+        .map(|i| format!("piped {i:05} héllo ✓\n"))
+        .collect::<String>()
+        + "last line without newline";
+    let mut child = Command::new(crate::util::bin("logq-shipper"))
+        .args(["--to", &collector.tcp.to_string()])
+        .arg("--state-dir")
+        .arg(tmp.path().join("state"))
+        .args(["pipe", "--app", "piped"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("spawn shipper");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write stdin");
+    let status = child.wait().expect("wait shipper");
+    assert!(
+        status.success(),
+        "pipe exits 0 after its last ack: {status}"
+    );
+    // Acked means durable; searchable follows within the index commit interval.
+    wait_until(Duration::from_secs(20), "piped lines searchable", || {
+        collector.count("piped") == 5_001
+    });
+    let (hits, _) = collector.search(&[("q", "*"), ("app", "piped"), ("limit", "10000")]);
+    let got: Vec<&str> = hits
+        .iter()
+        .rev()
+        .map(|h| h.record.message.as_str())
+        .collect();
+    let want: Vec<&str> = input.lines().collect();
+    assert_eq!(got, want, "every line, in order, exactly once");
 }

@@ -1,0 +1,164 @@
+//! Splitting a byte stream into lines with their stream positions.
+//!
+//! A line's text excludes its `\n` but keeps a `\r` (raw text must equal what `grep` prints).
+//! Invalid UTF-8 is replaced with U+FFFD. A line longer than the maximum is cut into pieces of
+//! at most that many bytes, all but the last marked `split`; the file goes on.
+
+use logq_schemas::Line;
+
+/// Accumulates bytes and yields complete lines.
+#[derive(Debug)]
+pub struct LineSplitter {
+    buf: Vec<u8>,
+    /// Stream position of `buf[0]`.
+    start: u64,
+    max_line_bytes: usize,
+    /// Pieces cut off over-long lines so far.
+    pub split_pieces: u64,
+}
+
+impl LineSplitter {
+    /// A splitter whose next byte is at stream position `start`.
+    pub fn new(start: u64, max_line_bytes: usize) -> Self {
+        LineSplitter {
+            buf: Vec::new(),
+            start,
+            max_line_bytes: max_line_bytes.max(1),
+            split_pieces: 0,
+        }
+    }
+
+    /// The position just past the last byte pushed.
+    pub fn position(&self) -> u64 {
+        self.start + self.buf.len() as u64
+    }
+
+    /// Bytes waiting for their newline.
+    pub fn pending_bytes(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Adds bytes; appends every completed line (or piece) to `out`.
+    pub fn push(&mut self, bytes: &[u8], out: &mut Vec<Line>) {
+        self.buf.extend_from_slice(bytes);
+        let mut consumed = 0;
+        loop {
+            let rest = &self.buf[consumed..];
+            match rest.iter().position(|b| *b == b'\n') {
+                Some(nl) if nl <= self.max_line_bytes => {
+                    let end = self.start + (consumed + nl + 1) as u64;
+                    out.push(Line {
+                        end,
+                        text: String::from_utf8_lossy(&rest[..nl]).into_owned(),
+                        split: false,
+                    });
+                    consumed += nl + 1;
+                }
+                _ if rest.len() > self.max_line_bytes => {
+                    let cut = utf8_boundary(rest, self.max_line_bytes);
+                    let end = self.start + (consumed + cut) as u64;
+                    out.push(Line {
+                        end,
+                        text: String::from_utf8_lossy(&rest[..cut]).into_owned(),
+                        split: true,
+                    });
+                    self.split_pieces += 1;
+                    consumed += cut;
+                }
+                _ => break,
+            }
+        }
+        self.buf.drain(..consumed);
+        self.start += consumed as u64;
+    }
+
+    /// Ends the stream: a final line without a newline becomes a line.
+    pub fn finish(&mut self, out: &mut Vec<Line>) {
+        if !self.buf.is_empty() {
+            let end = self.position();
+            out.push(Line {
+                end,
+                text: String::from_utf8_lossy(&self.buf).into_owned(),
+                split: false,
+            });
+            self.start = end;
+            self.buf.clear();
+        }
+    }
+}
+
+/// The largest cut at or below `max` that does not split a UTF-8 sequence (when the bytes are
+/// valid UTF-8 there; otherwise `max`).
+fn utf8_boundary(bytes: &[u8], max: usize) -> usize {
+    let mut cut = max;
+    while cut > 0 && cut > max.saturating_sub(3) && (bytes[cut] & 0xC0) == 0x80 {
+        cut -= 1;
+    }
+    if cut == 0 { max } else { cut }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(lines: &[Line]) -> Vec<(&str, u64, bool)> {
+        lines
+            .iter()
+            .map(|l| (l.text.as_str(), l.end, l.split))
+            .collect()
+    }
+
+    #[test]
+    fn lines_across_reads_keep_positions() {
+        let mut s = LineSplitter::new(100, 1024);
+        let mut out = Vec::new();
+        s.push(b"one\ntw", &mut out);
+        s.push(b"o\r\nthree", &mut out);
+        assert_eq!(texts(&out), [("one", 104, false), ("two\r", 109, false)]);
+        assert_eq!((s.position(), s.pending_bytes()), (114, 5));
+        s.finish(&mut out);
+        assert_eq!(texts(&out)[2], ("three", 114, false));
+    }
+
+    #[test]
+    fn invalid_utf8_is_replaced_and_empty_lines_kept() {
+        let mut s = LineSplitter::new(0, 1024);
+        let mut out = Vec::new();
+        s.push(b"a\xffb\n\nh\xc3\xa9llo \xe2\x9c\x93\n", &mut out);
+        assert_eq!(
+            texts(&out),
+            [
+                ("a\u{fffd}b", 4, false),
+                ("", 5, false),
+                ("héllo ✓", 16, false)
+            ]
+        );
+    }
+
+    #[test]
+    fn long_lines_are_split_and_marked() {
+        let mut s = LineSplitter::new(0, 4);
+        let mut out = Vec::new();
+        s.push(b"abcdefghij\nxy\n", &mut out);
+        assert_eq!(
+            texts(&out),
+            [
+                ("abcd", 4, true),
+                ("efgh", 8, true),
+                ("ij", 11, false),
+                ("xy", 14, false)
+            ]
+        );
+        assert_eq!(s.split_pieces, 2);
+    }
+
+    #[test]
+    fn splits_do_not_cut_utf8_sequences() {
+        let mut s = LineSplitter::new(0, 4);
+        let mut out = Vec::new();
+        s.push("abé✓\n".as_bytes(), &mut out);
+        let joined: String = out.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(joined, "abé✓");
+        assert!(out.iter().all(|l| !l.text.contains('\u{fffd}')));
+    }
+}
