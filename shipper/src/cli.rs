@@ -28,8 +28,8 @@ pub struct Args {
     /// Host name records carry; default the machine's.
     #[arg(long, global = true)]
     pub host: Option<String>,
-    /// Longest line kept whole, in bytes; longer lines are split and marked.
-    #[arg(long, default_value_t = 256 * 1024, global = true, hide = true)]
+    /// Longest line kept whole, in bytes; longer lines are split into pieces marked `split`.
+    #[arg(long, default_value_t = 256 * 1024, global = true)]
     pub max_line_bytes: usize,
     /// Send a batch at this many bytes of text.
     #[arg(long, default_value_t = 256 * 1024, global = true, hide = true)]
@@ -37,7 +37,8 @@ pub struct Args {
     /// Send a batch when its first line has waited this long.
     #[arg(long, default_value_t = 5, global = true, hide = true)]
     pub flush_interval_ms: u64,
-    /// After stdin ends, how long to wait for the collector's last acks.
+    /// After stdin ends or the command exits, how long to wait for the collector's last acks
+    /// (what is left stays in the spool for the next run).
     #[arg(long, default_value_t = 60, global = true)]
     pub drain_timeout_secs: u64,
     #[command(subcommand)]
@@ -46,19 +47,29 @@ pub struct Args {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Follow files, shipping appended lines.
+    /// Follow files (paths or globs, `**` included), through rotation and truncation.
     Tail {
-        /// Files to follow.
+        /// Files to follow: paths or quoted globs such as '/var/log/app/*.log'.
         #[arg(required = true)]
-        paths: Vec<PathBuf>,
+        paths: Vec<String>,
         /// App the lines belong to.
         #[arg(long)]
         app: String,
         /// Format hint for the collector's parser.
         #[arg(long)]
         format: Option<String>,
+        /// Once a file is over SIZE and every line of it is acknowledged, truncate it in place
+        /// (e.g. 1GiB): a runaway log cannot fill the disk.
+        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+        max_source_bytes: Option<u64>,
+        /// Ship a partial last line after it waited this long for its newline.
+        #[arg(long, default_value_t = 2000, value_name = "MS")]
+        partial_flush_ms: u64,
+        /// Keep a rotated-away file open this long after its last write.
+        #[arg(long, default_value_t = 5000, value_name = "MS")]
+        rotate_wait_ms: u64,
     },
-    /// Ship stdin until it closes.
+    /// Ship stdin until it closes, through an on-disk spool.
     Pipe {
         /// App the lines belong to.
         #[arg(long)]
@@ -66,13 +77,32 @@ pub enum Command {
         /// Format hint for the collector's parser.
         #[arg(long)]
         format: Option<String>,
+        /// Spool cap (e.g. 256MiB); past it the oldest unsent output is dropped and counted.
+        #[arg(long, default_value = "256MiB", value_name = "SIZE", value_parser = parse_size)]
+        spool_max: u64,
+    },
+    /// Run a command, passing its output through and shipping its stdout and stderr as two
+    /// streams; exit with its status.
+    Run {
+        /// App the lines belong to.
+        #[arg(long)]
+        app: String,
+        /// Format hint for the collector's parser.
+        #[arg(long)]
+        format: Option<String>,
+        /// Spool cap per stream (e.g. 256MiB); past it the oldest unsent output is dropped.
+        #[arg(long, default_value = "256MiB", value_name = "SIZE", value_parser = parse_size)]
+        spool_max: u64,
+        /// The command and its arguments (after `--`).
+        #[arg(required = true, last = true, value_name = "CMD")]
+        command: Vec<String>,
     },
 }
 
 impl Command {
     pub fn app(&self) -> &str {
         match self {
-            Command::Tail { app, .. } | Command::Pipe { app, .. } => app,
+            Command::Tail { app, .. } | Command::Pipe { app, .. } | Command::Run { app, .. } => app,
         }
     }
 
@@ -81,8 +111,29 @@ impl Command {
         match self {
             Command::Tail { app, .. } => format!("tail-{app}"),
             Command::Pipe { app, .. } => format!("pipe-{app}"),
+            Command::Run { app, .. } => format!("run-{app}"),
         }
     }
+}
+
+/// Parses a size: a number with an optional unit, K/KB/KiB, M/MB/MiB, G/GB/GiB (all powers of
+/// 1024), or B.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size such as 512KiB, 64MiB or 1GiB"))?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        _ => return Err(format!("unknown size unit in {s:?} (use KiB, MiB or GiB)")),
+    };
+    n.checked_mul(1 << shift)
+        .ok_or_else(|| format!("{s:?} is too large"))
 }
 
 /// The default state directory.
@@ -94,4 +145,20 @@ pub fn default_state_dir() -> PathBuf {
         return PathBuf::from(home).join(".local/state/logq-shipper");
     }
     PathBuf::from("logq-shipper-state")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1024"), Ok(1024));
+        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert_eq!(parse_size("512 kb"), Ok(512 << 10));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("5TB").is_err());
+        assert!(parse_size("99999999999999GiB").is_err());
+    }
 }

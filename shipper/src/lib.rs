@@ -1,6 +1,7 @@
 //! `logq-shipper`: reads log lines and delivers them to a logq collector.
 //!
-//! Sources ([`source`]: a tailed file, stdin) split bytes into lines with stream positions
+//! Sources ([`source`]: tailed files through rotation, and a spool in front of stdin and of a
+//! child's output for `pipe` and `run`) split bytes into lines with stream positions
 //! ([`lines`]); the delivery core ([`ship`]) keeps one connection ([`transport`]), batches
 //! lines, and advances the checkpoint ([`state`]) only on the collector's acks. [`udp`] is the
 //! fire-and-forget alternative.
@@ -11,6 +12,7 @@
 pub mod backoff;
 pub mod cli;
 pub mod lines;
+pub mod run;
 pub mod ship;
 pub mod source;
 pub mod state;

@@ -72,6 +72,21 @@ impl LineSplitter {
         self.start += consumed as u64;
     }
 
+    /// Flushes a partial last line that waited too long for its newline, marked `split` (its
+    /// continuation, if any, comes as the next line).
+    pub fn flush_partial(&mut self, out: &mut Vec<Line>) {
+        if !self.buf.is_empty() {
+            let end = self.position();
+            out.push(Line {
+                end,
+                text: String::from_utf8_lossy(&self.buf).into_owned(),
+                split: true,
+            });
+            self.start = end;
+            self.buf.clear();
+        }
+    }
+
     /// Ends the stream: a final line without a newline becomes a line.
     pub fn finish(&mut self, out: &mut Vec<Line>) {
         if !self.buf.is_empty() {
@@ -132,6 +147,19 @@ mod tests {
                 ("", 5, false),
                 ("héllo ✓", 16, false)
             ]
+        );
+    }
+
+    #[test]
+    fn a_partial_line_flushed_early_is_marked_and_continues() {
+        let mut s = LineSplitter::new(0, 1024);
+        let mut out = Vec::new();
+        s.push(b"done\nhalf", &mut out);
+        s.flush_partial(&mut out);
+        s.push(b" more\n", &mut out);
+        assert_eq!(
+            texts(&out),
+            [("done", 5, false), ("half", 9, true), (" more", 15, false)]
         );
     }
 

@@ -1,21 +1,29 @@
 //! The `logq-shipper` binary: parse arguments, open the job's state, start the sources and the
 //! delivery core. Exit 0 when done, 2 on errors (one line on stderr).
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Parser;
 use logq_schemas::{DEFAULT_MAX_FRAME_BYTES, StreamInfo, validate_app_name};
 use logq_shipper::cli::{Args, Command, default_state_dir};
+use logq_shipper::run;
 use logq_shipper::ship::{Core, Outcome, ShipConfig};
-use logq_shipper::source::{SourceEvent, file::FileSource, stdin};
+use logq_shipper::source::SourceEvent;
+use logq_shipper::source::spool::Spool;
+use logq_shipper::source::tailer::{TailConfig, Tailer};
 use logq_shipper::state::JobState;
+use rustix::process::Signal;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// Events buffered between the sources and the core.
 const SOURCE_QUEUE: usize = 64;
+/// How often a tail job expands its patterns without a file notification.
+const SCAN_INTERVAL: Duration = Duration::from_millis(500);
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -26,7 +34,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     match run(Args::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("logq-shipper: {}", format!("{e:#}").replace('\n', " "));
             ExitCode::from(2)
@@ -34,7 +42,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: Args) -> anyhow::Result<()> {
+fn run(args: Args) -> anyhow::Result<ExitCode> {
     let app = args.command.app().to_owned();
     validate_app_name(&app).with_context(|| format!("invalid --app {app:?}"))?;
     let host = args.host.clone().unwrap_or_else(logq_shipper::hostname);
@@ -47,104 +55,253 @@ fn run(args: Args) -> anyhow::Result<()> {
         .context("while starting the runtime")?;
     runtime.block_on(async move {
         let shutdown = CancellationToken::new();
-        tokio::spawn(signal_shutdown(shutdown.clone()));
         let (tx, rx) = mpsc::channel(SOURCE_QUEUE);
-        start_sources(&args, &state, tx)?;
-        let tz = logq_shipper::time_zone();
-        if args.udp {
-            return logq_shipper::udp::run(
-                &args.to,
-                args.token.clone(),
-                host,
-                tz,
-                state,
-                rx,
-                shutdown,
-            )
-            .await;
-        }
-        let config = ShipConfig {
-            to: args.to.clone(),
-            token: args.token.clone(),
-            host,
-            tz,
-            batch_max_bytes: args.batch_max_bytes.max(1),
-            flush_interval: Duration::from_millis(args.flush_interval_ms),
-            max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
-            max_unacked_bytes: 64 * 1024 * 1024,
-            drain_timeout: Duration::from_secs(args.drain_timeout_secs),
-        };
-        match Core::new(config, state).run(rx, shutdown).await {
-            Outcome::Done => Ok(()),
-            Outcome::Undelivered(n) => bail!(
-                "{n} lines were not acknowledged by the collector at {}",
-                args.to
-            ),
-            Outcome::Refused(msg) => {
-                bail!("the collector at {} refused this shipper: {msg}", args.to)
+        let job = start_sources(&args, &state, tx)?;
+        match &job {
+            Job::Run { running, .. } => {
+                tokio::spawn(forward_signals(*running));
+            }
+            _ => {
+                tokio::spawn(signal_shutdown(shutdown.clone()));
             }
         }
+        let tz = logq_shipper::time_zone();
+        let outcome = if args.udp {
+            logq_shipper::udp::run(&args.to, args.token.clone(), host, tz, state, rx, shutdown)
+                .await?;
+            Outcome::Done
+        } else {
+            let config = ShipConfig {
+                to: args.to.clone(),
+                token: args.token.clone(),
+                host,
+                tz,
+                batch_max_bytes: args.batch_max_bytes.max(1),
+                flush_interval: Duration::from_millis(args.flush_interval_ms),
+                max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
+                drain_timeout: Duration::from_secs(args.drain_timeout_secs),
+            };
+            Core::new(config, state).run(rx, shutdown).await
+        };
+        job.finish(outcome, &args.to).await
     })
+}
+
+/// What was started, and how its end becomes the exit code.
+enum Job {
+    Tail,
+    Pipe {
+        spool: Arc<Spool>,
+    },
+    Run {
+        running: run::Running,
+        exited: run::Exited,
+        spools: [Arc<Spool>; 2],
+    },
+}
+
+impl Job {
+    async fn finish(self, outcome: Outcome, to: &str) -> anyhow::Result<ExitCode> {
+        let spools: Vec<Arc<Spool>> = match &self {
+            Job::Tail => Vec::new(),
+            Job::Pipe { spool } => vec![spool.clone()],
+            Job::Run { spools, .. } => spools.to_vec(),
+        };
+        for spool in &spools {
+            let (lines, bytes) = spool.dropped();
+            if lines > 0 {
+                tracing::warn!(
+                    lines,
+                    bytes,
+                    "output dropped at the spool cap or on spool write errors"
+                );
+            }
+        }
+        let kept = match &outcome {
+            Outcome::Undelivered(bytes) => Some(format!(
+                "{bytes} bytes were not acknowledged by the collector at {to}; they stay in the spool and the next run with the same --app sends them"
+            )),
+            _ => None,
+        };
+        if let Outcome::Refused(msg) = &outcome {
+            bail!("the collector at {to} refused this shipper: {msg}");
+        }
+        match self {
+            Job::Tail => Ok(ExitCode::SUCCESS),
+            Job::Pipe { .. } => match kept {
+                Some(msg) => bail!("{msg}"),
+                None => Ok(ExitCode::SUCCESS),
+            },
+            Job::Run { exited, .. } => {
+                if let Some(msg) = kept {
+                    eprintln!("logq-shipper: {msg}");
+                }
+                let status = exited
+                    .await
+                    .context("the command's waiter vanished")?
+                    .context("while waiting for the command")?;
+                Ok(ExitCode::from(run::exit_code(&status)))
+            }
+        }
+    }
 }
 
 fn start_sources(
     args: &Args,
     state: &JobState,
     tx: mpsc::Sender<SourceEvent>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Job> {
+    let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
+        std::thread::Builder::new()
+            .name(name.into())
+            .spawn(f)
+            .with_context(|| format!("while starting the {name} thread"))
+    };
     match &args.command {
-        Command::Tail { paths, app, format } => {
-            for path in paths {
-                let source = FileSource {
-                    path: path.clone(),
-                    app: app.clone(),
-                    format: format.clone(),
-                    max_line_bytes: args.max_line_bytes,
-                };
-                let tx = tx.clone();
-                std::thread::Builder::new()
-                    .name("tail".into())
-                    .spawn(move || source.run(tx))
-                    .context("while starting a file source")?;
-            }
-        }
-        Command::Pipe { app, format } => {
-            let id = format!("pipe:{app}");
-            let base = state
+        Command::Tail {
+            paths,
+            app,
+            format,
+            max_source_bytes,
+            partial_flush_ms,
+            rotate_wait_ms,
+        } => {
+            let config = TailConfig {
+                patterns: paths.clone(),
+                app: app.clone(),
+                format: format.clone(),
+                max_line_bytes: args.max_line_bytes,
+                partial_flush: Duration::from_millis(*partial_flush_ms),
+                rotate_wait: Duration::from_millis(*rotate_wait_ms),
+                max_source_bytes: *max_source_bytes,
+                scan_interval: SCAN_INTERVAL,
+            };
+            let resume = state
                 .checkpoint
                 .streams
-                .get(&id)
-                .map_or(0, |c| c.position.max(c.reserved));
-            let info = StreamInfo {
-                id: id.clone(),
-                app: app.clone(),
-                stream: "stdin".into(),
-                format: format.clone(),
-            };
-            tx.try_send(SourceEvent::Register { info, seek: None })
-                .context("while registering stdin")?;
-            let max_line = args.max_line_bytes;
-            std::thread::Builder::new()
-                .name("stdin".into())
-                .spawn(move || stdin::run(std::io::stdin().lock(), id, base, max_line, tx))
-                .context("while starting the stdin reader")?;
+                .iter()
+                .filter_map(|(id, c)| Some((id.clone(), PathBuf::from(c.path.as_ref()?))))
+                .collect();
+            let tailer = Tailer::new(config, resume, tx);
+            spawn("tail", Box::new(move || tailer.run()))?;
+            Ok(Job::Tail)
+        }
+        Command::Pipe {
+            app,
+            format,
+            spool_max,
+        } => {
+            let spool = open_spool(args, state, tx.clone(), app, format, "stdin", *spool_max)?;
+            let writer = spool.clone();
+            spawn(
+                "stdin",
+                Box::new(move || run::tee(std::io::stdin().lock(), std::io::sink(), &writer)),
+            )?;
+            Ok(Job::Pipe { spool })
+        }
+        Command::Run {
+            app,
+            format,
+            spool_max,
+            command,
+        } => {
+            let out = open_spool(args, state, tx.clone(), app, format, "stdout", *spool_max)?;
+            let err = open_spool(args, state, tx, app, format, "stderr", *spool_max)?;
+            let (running, exited) = run::spawn(command, out.clone(), err.clone())?;
+            Ok(Job::Run {
+                running,
+                exited,
+                spools: [out, err],
+            })
         }
     }
-    Ok(())
 }
 
-async fn signal_shutdown(shutdown: CancellationToken) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        tracing::error!("cannot install signal handlers");
+/// Opens the spool of stream `name` under the job dir, registers it and starts its reader.
+fn open_spool(
+    args: &Args,
+    state: &JobState,
+    tx: mpsc::Sender<SourceEvent>,
+    app: &str,
+    format: &Option<String>,
+    name: &str,
+    cap: u64,
+) -> anyhow::Result<Arc<Spool>> {
+    let id = match &args.command {
+        Command::Pipe { .. } => format!("pipe:{app}"),
+        _ => format!("run:{name}"),
+    };
+    let base = state
+        .checkpoint
+        .streams
+        .get(&id)
+        .map_or(0, |c| c.position.max(c.reserved));
+    let dir = state.dir().join("spool").join(name);
+    let spool = Spool::open(&dir, cap, base, false)
+        .with_context(|| format!("cannot open the spool {}", dir.display()))?;
+    let info = StreamInfo {
+        id: id.clone(),
+        app: app.to_owned(),
+        stream: name.to_owned(),
+        format: format.clone(),
+    };
+    tx.try_send(SourceEvent::Register {
+        info,
+        seek: spool.seek(),
+    })
+    .context("while registering a spool")?;
+    let reader = spool.clone();
+    let max_line = args.max_line_bytes;
+    std::thread::Builder::new()
+        .name(format!("spool-{name}"))
+        .spawn(move || reader.read(id, max_line, tx))
+        .context("while starting a spool reader")?;
+    Ok(spool)
+}
+
+/// SIGTERM and SIGINT, received as one sequence.
+struct Terminations {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Terminations {
+    fn install() -> Option<Terminations> {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(term), Ok(int)) => Some(Terminations { term, int }),
+            _ => {
+                tracing::error!("cannot install signal handlers");
+                None
+            }
+        }
+    }
+
+    async fn next(&mut self) -> Signal {
+        tokio::select! {
+            _ = self.term.recv() => Signal::TERM,
+            _ = self.int.recv() => Signal::INT,
+        }
+    }
+}
+
+/// `run`: SIGTERM and SIGINT go to the command; its exit ends the job.
+async fn forward_signals(running: run::Running) {
+    let Some(mut signals) = Terminations::install() else {
         return;
     };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+    loop {
+        running.signal(signals.next().await);
     }
-    shutdown.cancel();
+}
+
+/// `tail` and `pipe`: SIGTERM or SIGINT drains and stops the job.
+async fn signal_shutdown(shutdown: CancellationToken) {
+    if let Some(mut signals) = Terminations::install() {
+        signals.next().await;
+        shutdown.cancel();
+    }
 }

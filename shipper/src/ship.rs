@@ -1,10 +1,11 @@
 //! The delivery core: one connection, a registry of streams, batching, acks, reconnects.
 //!
 //! Guarantee: a line is dropped from the shipper's care only once the collector acked a
-//! position at or past its end. On every (re)connect the collector's durable position of each
-//! stream wins: a file stream is re-read from there (so files need no in-memory copy), and a
-//! pipe stream drops its in-memory lines up to there and resends the rest. The checkpoint only
-//! ever moves on acks, and is used only for streams the collector does not know.
+//! position at or past its end. Every source is re-readable (files, and the spool in front of
+//! stdin and child output), so the core keeps no copy of sent lines: on every (re)connect the
+//! collector's durable position of each stream wins and the source is read again from there.
+//! The checkpoint only ever moves on acks, and is used only for streams the collector does
+//! not know.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -22,8 +23,6 @@ use crate::source::{Placement, SeekHandle, SourceEvent};
 use crate::state::{JobState, StreamCheckpoint};
 use crate::transport::{self, Conn, ConnectError};
 
-/// Counter positions reserved ahead in the checkpoint, so a restarted pipe never reuses one.
-const RESERVE_AHEAD: u64 = 64 * 1024 * 1024;
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 const WARN_EVERY: Duration = Duration::from_secs(30);
 const SHUTDOWN_ACK_WAIT: Duration = Duration::from_secs(5);
@@ -42,18 +41,16 @@ pub struct ShipConfig {
     pub flush_interval: Duration,
     /// Largest frame this shipper sends before the collector says its own maximum.
     pub max_frame_bytes: usize,
-    /// Pipe lines kept in memory until acked; above this, stdin is not read.
-    pub max_unacked_bytes: usize,
-    /// After stdin ends, how long to wait for the last acks.
+    /// After the spooled sources end, how long to wait for the last acks.
     pub drain_timeout: Duration,
 }
 
 /// How shipping ended.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {
-    /// Every line acknowledged (pipe ended) or a clean shutdown.
+    /// Every line acknowledged (spooled sources ended) or a clean shutdown.
     Done,
-    /// Lines that were never acknowledged.
+    /// Spooled bytes not acknowledged (they stay in the spool for the next run).
     Undelivered(u64),
     /// The collector refused this shipper for good (token, version, app name).
     Refused(String),
@@ -62,11 +59,10 @@ pub enum Outcome {
 #[derive(Debug)]
 struct Stream {
     info: StreamInfo,
-    /// Some for re-readable (file) streams.
-    seek: Option<SeekHandle>,
+    seek: SeekHandle,
     generation: u64,
     declared: bool,
-    /// Lines not yet sent (files), or not yet acked (pipes).
+    /// Lines read but not yet sent.
     queue: VecDeque<Line>,
     queue_bytes: usize,
     /// Highest end sent on the current connection.
@@ -78,10 +74,6 @@ struct Stream {
 }
 
 impl Stream {
-    fn rereadable(&self) -> bool {
-        self.seek.is_some()
-    }
-
     /// Queued lines not yet sent on this connection (a suffix of the queue).
     fn unsent(&self) -> impl Iterator<Item = &Line> {
         let start = self
@@ -90,12 +82,11 @@ impl Stream {
         self.queue.range(start..)
     }
 
+    /// Everything read (and, once the source ended, everything it has) was acknowledged.
     fn fully_acked(&self) -> bool {
-        if self.rereadable() {
-            self.queue.is_empty() && self.sent.is_none_or(|s| self.acked.is_some_and(|a| a >= s))
-        } else {
-            self.queue.is_empty()
-        }
+        let known = if self.ended { self.seek.end() } else { 0 };
+        let target = self.sent.unwrap_or(0).max(known);
+        self.queue.is_empty() && self.acked.unwrap_or(0) >= target
     }
 }
 
@@ -144,7 +135,7 @@ impl Core {
                 break Outcome::Done;
             }
             if self.drain_expired() {
-                break Outcome::Undelivered(self.unacked_lines());
+                break Outcome::Undelivered(self.unacked_bytes());
             }
             let hello = self.hello();
             let attempt = tokio::select! {
@@ -184,7 +175,7 @@ impl Core {
                         tokio::select! {
                             _ = tokio::time::sleep_until(until) => break,
                             _ = shutdown.cancelled() => break,
-                            ev = rx.recv(), if self.can_take_lines() => match ev {
+                            ev = rx.recv() => match ev {
                                 Some(ev) => {
                                     self.on_event(ev);
                                 }
@@ -199,9 +190,7 @@ impl Core {
             }
         };
         for s in self.streams.values() {
-            if let Some(seek) = &s.seek {
-                seek.set(Placement::Stop);
-            }
+            s.seek.set(Placement::Stop);
         }
         self.save_checkpoint();
         outcome
@@ -253,7 +242,7 @@ impl Core {
                     Some(Err(e)) => return ConnEnd::Lost(e),
                     None => return ConnEnd::Lost("connection closed".into()),
                 },
-                ev = rx.recv(), if source_open && self.can_take_lines() => match ev {
+                ev = rx.recv(), if source_open => match ev {
                     Some(ev) => {
                         if let Some(info) = self.on_event(ev)
                             && let Err(e) = conn.sink.send(&Frame::Open(info)).await
@@ -305,13 +294,7 @@ impl Core {
             return;
         };
         s.acked = Some(s.acked.map_or(position, |a| a.max(position)));
-        if !s.rereadable() {
-            while s.queue.front().is_some_and(|l| l.end <= position) {
-                if let Some(l) = s.queue.pop_front() {
-                    s.queue_bytes -= l.text.len();
-                }
-            }
-        }
+        s.seek.set_acked(position);
         let entry = self
             .state
             .checkpoint
@@ -319,7 +302,11 @@ impl Core {
             .entry(stream.to_owned())
             .or_insert_with(|| StreamCheckpoint {
                 app: s.info.app.clone(),
-                path: s.rereadable().then(|| s.info.stream.clone()),
+                path: s
+                    .info
+                    .id
+                    .starts_with("file:")
+                    .then(|| s.info.stream.clone()),
                 ..Default::default()
             });
         if position > entry.position {
@@ -334,9 +321,6 @@ impl Core {
             SourceEvent::Register { info, seek } => {
                 if self.streams.contains_key(&info.id) {
                     tracing::warn!(stream = %info.id, path = %info.stream, "two sources share a stream id (same first line); the second is ignored");
-                    if let Some(seek) = seek {
-                        seek.set(Placement::Stop);
-                    }
                     return None;
                 }
                 self.order.push(info.id.clone());
@@ -364,7 +348,7 @@ impl Core {
                 lines,
             } => {
                 let s = self.streams.get_mut(&stream)?;
-                if s.rereadable() && (generation != s.generation || !s.declared) {
+                if generation != s.generation || !s.declared {
                     return None;
                 }
                 s.oldest_unsent.get_or_insert_with(Instant::now);
@@ -384,6 +368,15 @@ impl Core {
                 }
                 None
             }
+            SourceEvent::Release { stream } => {
+                if self.streams.remove(&stream).is_some() {
+                    self.order.retain(|id| *id != stream);
+                }
+                if self.state.checkpoint.streams.remove(&stream).is_some() {
+                    self.checkpoint_dirty = true;
+                }
+                None
+            }
         }
     }
 
@@ -398,57 +391,28 @@ impl Core {
         let Some(s) = self.streams.get_mut(stream) else {
             return;
         };
-        if let Some(p) = position {
-            s.acked = Some(p);
-        }
-        if let Some(seek) = &s.seek {
-            let start = position.or(checkpoint).unwrap_or(0);
-            s.generation += 1;
-            s.queue.clear();
-            s.queue_bytes = 0;
-            s.sent = Some(start);
-            s.acked = Some(start);
-            s.oldest_unsent = None;
-            s.read_at = None;
-            seek.set(Placement::At {
-                generation: s.generation,
-                position: start,
-            });
-        } else {
-            if let Some(p) = position {
-                while s.queue.front().is_some_and(|l| l.end <= p) {
-                    if let Some(l) = s.queue.pop_front() {
-                        s.queue_bytes -= l.text.len();
-                    }
-                }
-            }
-            // Everything still queued goes out again on this connection.
-            s.sent = position;
-            if !s.queue.is_empty() {
-                s.oldest_unsent = Some(Instant::now() - self.config.flush_interval);
-            }
-        }
+        let start = position.or(checkpoint).unwrap_or(0);
+        s.generation += 1;
+        s.queue.clear();
+        s.queue_bytes = 0;
+        s.sent = Some(start);
+        s.acked = Some(start);
+        s.seek.set_acked(start);
+        s.oldest_unsent = None;
+        s.read_at = None;
+        s.seek.set(Placement::At {
+            generation: s.generation,
+            position: start,
+        });
     }
 
     fn disconnected(&mut self) {
         for s in self.streams.values_mut() {
             s.declared = false;
-            if let Some(seek) = &s.seek {
-                seek.set(Placement::Paused);
-                s.queue.clear();
-                s.queue_bytes = 0;
-            }
+            s.seek.set(Placement::Paused);
+            s.queue.clear();
+            s.queue_bytes = 0;
         }
-    }
-
-    fn can_take_lines(&self) -> bool {
-        let pipe_bytes: usize = self
-            .streams
-            .values()
-            .filter(|s| !s.rereadable())
-            .map(|s| s.queue_bytes)
-            .sum();
-        pipe_bytes < self.config.max_unacked_bytes
     }
 
     /// Sends the batches that are due (all of them when `timed` is false only if full).
@@ -491,17 +455,14 @@ impl Core {
                     }
                 };
                 let last_end = batch.lines.last().map_or(0, |l| l.end);
-                self.reserve(&id, last_end);
                 send_batch(conn, batch).await?;
                 let Some(s) = self.streams.get_mut(&id) else {
                     break;
                 };
                 s.sent = Some(last_end);
-                if s.rereadable() {
-                    while s.queue.front().is_some_and(|l| l.end <= last_end) {
-                        if let Some(l) = s.queue.pop_front() {
-                            s.queue_bytes -= l.text.len();
-                        }
+                while s.queue.front().is_some_and(|l| l.end <= last_end) {
+                    if let Some(l) = s.queue.pop_front() {
+                        s.queue_bytes -= l.text.len();
                     }
                 }
                 let more = s.unsent().next().is_some();
@@ -512,34 +473,9 @@ impl Core {
         Ok(())
     }
 
-    /// For counter streams: persists a reservation above `end` before it is used.
-    fn reserve(&mut self, id: &str, end: u64) {
-        let Some(s) = self.streams.get(id) else {
-            return;
-        };
-        if s.rereadable() {
-            return;
-        }
-        let entry = self
-            .state
-            .checkpoint
-            .streams
-            .entry(id.to_owned())
-            .or_insert_with(|| StreamCheckpoint {
-                app: s.info.app.clone(),
-                ..Default::default()
-            });
-        if end > entry.reserved {
-            entry.reserved = end + RESERVE_AHEAD;
-            self.save_checkpoint();
-        }
-    }
-
     async fn drain_on_shutdown(&mut self, mut conn: Conn) -> ConnEnd {
         for s in self.streams.values() {
-            if let Some(seek) = &s.seek {
-                seek.set(Placement::Stop);
-            }
+            s.seek.set(Placement::Stop);
         }
         for s in self.streams.values_mut() {
             s.ended = true;
@@ -577,16 +513,17 @@ impl Core {
             .is_some_and(|t| t.elapsed() >= self.config.drain_timeout)
     }
 
-    fn unacked_lines(&self) -> u64 {
+    /// Bytes of ended (spooled) streams not acknowledged.
+    fn unacked_bytes(&self) -> u64 {
         self.streams
             .values()
-            .filter(|s| !s.rereadable())
-            .map(|s| s.queue.len() as u64)
+            .filter(|s| s.ended)
+            .map(|s| s.seek.end().saturating_sub(s.acked.unwrap_or(0)))
             .sum()
     }
 
     fn undelivered_outcome(&self) -> Outcome {
-        match self.unacked_lines() {
+        match self.unacked_bytes() {
             0 => Outcome::Done,
             n => Outcome::Undelivered(n),
         }

@@ -101,6 +101,11 @@ impl JobState {
         Ok(state)
     }
 
+    /// The job directory (spools live under it).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Writes the checkpoint atomically.
     pub fn save(&self) -> Result<(), StateError> {
         let path = self.dir.join("checkpoint");

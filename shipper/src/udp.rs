@@ -1,5 +1,6 @@
 //! `--udp`: fire-and-forget delivery. Lines are packed whole into JSON datagrams of at most
-//! 64 KiB; nothing is acknowledged, so a file's checkpoint advances when its lines are sent.
+//! 64 KiB; nothing is acknowledged, so a stream's checkpoint (and what its source may let go
+//! of) advances when its lines are sent.
 
 use std::time::Duration;
 
@@ -27,10 +28,8 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let socket = UdpSocket::bind("0.0.0.0:0").await?;
     socket.connect(to).await?;
-    let mut streams: std::collections::HashMap<
-        String,
-        (logq_schemas::StreamInfo, Option<SeekHandle>),
-    > = Default::default();
+    let mut streams: std::collections::HashMap<String, (logq_schemas::StreamInfo, SeekHandle)> =
+        Default::default();
     let mut truncated_warned = false;
     let mut open_streams = 0usize;
     let mut last_save = std::time::Instant::now();
@@ -41,22 +40,21 @@ pub async fn run(
         };
         match ev {
             SourceEvent::Register { info, seek } => {
-                if let Some(seek) = &seek {
-                    let start = state
-                        .checkpoint
-                        .streams
-                        .get(&info.id)
-                        .map_or(0, |c| c.position);
-                    seek.set(Placement::At {
-                        generation: 1,
-                        position: start,
-                    });
-                }
+                let start = state
+                    .checkpoint
+                    .streams
+                    .get(&info.id)
+                    .map_or(0, |c| c.position);
+                seek.set_acked(start);
+                seek.set(Placement::At {
+                    generation: 1,
+                    position: start,
+                });
                 open_streams += 1;
                 streams.insert(info.id.clone(), (info, seek));
             }
             SourceEvent::Lines { stream, lines, .. } => {
-                let Some((info, _)) = streams.get(&stream) else {
+                let Some((info, seek)) = streams.get(&stream) else {
                     continue;
                 };
                 let last_end = lines.last().map_or(0, |l| l.end);
@@ -80,6 +78,7 @@ pub async fn run(
                         tracing::warn!(error = %e, "udp send failed; datagram dropped");
                     }
                 }
+                seek.set_acked(last_end);
                 let entry =
                     state
                         .checkpoint
@@ -95,6 +94,10 @@ pub async fn run(
                     last_save = std::time::Instant::now();
                 }
             }
+            SourceEvent::Release { stream } => {
+                streams.remove(&stream);
+                state.checkpoint.streams.remove(&stream);
+            }
             SourceEvent::End { .. } => {
                 open_streams = open_streams.saturating_sub(1);
                 if open_streams == 0 {
@@ -104,9 +107,7 @@ pub async fn run(
         }
     }
     for (_, seek) in streams.values() {
-        if let Some(seek) = seek {
-            seek.set(Placement::Stop);
-        }
+        seek.set(Placement::Stop);
     }
     state.save()?;
     Ok(())

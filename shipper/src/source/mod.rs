@@ -1,10 +1,17 @@
 //! Sources: where lines come from. Each runs on its own thread and sends [`SourceEvent`]s to
 //! the delivery core over a bounded channel (so a slow collector slows the reading, never the
 //! memory).
+//!
+//! Every source is re-readable: files are read again from the collector's durable position
+//! after a reconnect, and stdin and child output go through an on-disk [`spool`] first. The
+//! core places a source with its [`SeekHandle`] and reports acknowledged positions back
+//! through it, so a source knows when it may let a rotated file or a spool segment go.
 
-pub mod file;
-pub mod stdin;
+pub mod fingerprint;
+pub mod spool;
+pub mod tailer;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -13,23 +20,24 @@ use logq_schemas::{Line, StreamInfo};
 /// What a source tells the delivery core.
 #[derive(Debug)]
 pub enum SourceEvent {
-    /// A new stream. File streams come with the handle the core uses to place the reader.
-    Register {
-        info: StreamInfo,
-        seek: Option<SeekHandle>,
-    },
-    /// Lines read since the last event. `generation` is the seek they were read under; lines
-    /// of an older generation are stale and dropped by the core.
+    /// A new stream, with the handle the core uses to place its reader.
+    Register { info: StreamInfo, seek: SeekHandle },
+    /// Lines read since the last event. `generation` is the placement they were read under;
+    /// lines of an older generation are stale and dropped by the core.
     Lines {
         stream: String,
         generation: u64,
         lines: Vec<Line>,
     },
-    /// The stream ended (stdin closed); every line has been sent as an event.
+    /// The stream ended (stdin closed, child exited); every line has been sent as an event.
+    /// The stream stays placeable: after a reconnect it is read again from the acked position.
     End { stream: String },
+    /// The source let the stream go (a rotated file read to its end and fully acknowledged);
+    /// the core forgets it and its checkpoint entry.
+    Release { stream: String },
 }
 
-/// Where the core wants a re-readable source to read.
+/// Where the core wants a source to read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Placement {
     /// Wait (not connected, or not yet placed).
@@ -40,34 +48,67 @@ pub enum Placement {
     Stop,
 }
 
-/// Shared placement of one re-readable source.
+#[derive(Debug)]
+struct Shared {
+    placement: Mutex<Placement>,
+    changed: Condvar,
+    /// Highest position the collector acknowledged.
+    acked: AtomicU64,
+    /// Highest position the source knows data up to (for reporting undelivered bytes).
+    end: AtomicU64,
+}
+
+/// Shared state of one stream between its source and the core.
 #[derive(Debug, Clone)]
-pub struct SeekHandle(Arc<(Mutex<Placement>, Condvar)>);
+pub struct SeekHandle(Arc<Shared>);
 
 impl Default for SeekHandle {
     fn default() -> Self {
-        SeekHandle(Arc::new((Mutex::new(Placement::Paused), Condvar::new())))
+        SeekHandle(Arc::new(Shared {
+            placement: Mutex::new(Placement::Paused),
+            changed: Condvar::new(),
+            acked: AtomicU64::new(0),
+            end: AtomicU64::new(0),
+        }))
     }
 }
 
 impl SeekHandle {
     pub fn set(&self, placement: Placement) {
-        let (lock, cvar) = &*self.0;
-        *lock.lock().expect("placement lock") = placement;
-        cvar.notify_all();
+        *self.0.placement.lock().expect("placement lock") = placement;
+        self.0.changed.notify_all();
     }
 
     pub fn get(&self) -> Placement {
-        *self.0.0.lock().expect("placement lock")
+        *self.0.placement.lock().expect("placement lock")
     }
 
     /// Waits up to `timeout` while paused; returns the placement then.
     pub fn wait_unpaused(&self, timeout: Duration) -> Placement {
-        let (lock, cvar) = &*self.0;
-        let guard = lock.lock().expect("placement lock");
-        let (guard, _) = cvar
+        let guard = self.0.placement.lock().expect("placement lock");
+        let (guard, _) = self
+            .0
+            .changed
             .wait_timeout_while(guard, timeout, |p| *p == Placement::Paused)
             .expect("placement lock");
         *guard
+    }
+
+    /// Records an acknowledged position (never moves back).
+    pub fn set_acked(&self, position: u64) {
+        self.0.acked.fetch_max(position, Ordering::AcqRel);
+    }
+
+    pub fn acked(&self) -> u64 {
+        self.0.acked.load(Ordering::Acquire)
+    }
+
+    /// Records how far the source has data (never moves back).
+    pub fn set_end(&self, position: u64) {
+        self.0.end.fetch_max(position, Ordering::AcqRel);
+    }
+
+    pub fn end(&self) -> u64 {
+        self.0.end.load(Ordering::Acquire)
     }
 }

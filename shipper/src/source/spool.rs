@@ -1,0 +1,486 @@
+//! The on-disk spool for what cannot be read twice: stdin (`pipe`) and a child's output
+//! (`run`). The writer appends whatever arrives to segment files and never waits for the
+//! collector; the reader is a re-readable source over the spool, placed by the core like a
+//! file. Acknowledged segments are deleted; past the cap the oldest segments are dropped,
+//! counted and reported (in the shipper's log and as a marker line in the stream itself).
+//!
+//! Layout: `<dir>/<start:020>.spool`, each holding the stream bytes from position `start`.
+//! Positions go on across runs (a new run appends after the last segment), so the collector's
+//! stored position stays meaningful and a restarted shipper sends what an earlier run spooled
+//! but could not deliver. Segments roll at line boundaries; a partial line left by a crash is
+//! terminated at the next open.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::fingerprint::read_full_at;
+use super::{Placement, SeekHandle, SourceEvent};
+use crate::lines::LineSplitter;
+
+const SUFFIX: &str = ".spool";
+const READ_CHUNK: usize = 256 * 1024;
+const WAIT: Duration = Duration::from_millis(50);
+
+#[derive(Debug)]
+struct Segment {
+    start: u64,
+    len: u64,
+    path: PathBuf,
+}
+
+impl Segment {
+    fn end(&self) -> u64 {
+        self.start + self.len
+    }
+}
+
+#[derive(Debug)]
+struct State {
+    /// Oldest first; never empty.
+    segments: VecDeque<Segment>,
+    /// The last segment, open for appending.
+    writer: File,
+    /// Whether the last byte written ends a line.
+    at_line_start: bool,
+    closed: bool,
+    dropped_bytes: u64,
+    dropped_lines: u64,
+    /// Drops not yet reported in the stream.
+    unreported: Option<(u64, u64)>,
+    write_failed: bool,
+}
+
+/// A spool directory, shared by its writer and its reader.
+#[derive(Debug)]
+pub struct Spool {
+    dir: PathBuf,
+    cap_bytes: u64,
+    segment_bytes: u64,
+    sync: bool,
+    seek: SeekHandle,
+    state: Mutex<State>,
+    data: Condvar,
+}
+
+impl Spool {
+    /// Opens (creating) a spool whose positions continue from its segments, or from `base`
+    /// (the checkpoint's position) when it has none. `sync` fsyncs every append.
+    pub fn open(dir: &Path, cap_bytes: u64, base: u64, sync: bool) -> io::Result<Arc<Spool>> {
+        std::fs::create_dir_all(dir)?;
+        let mut segments = Vec::new();
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            let Some(start) = name
+                .to_str()
+                .and_then(|n| n.strip_suffix(SUFFIX))
+                .and_then(|n| n.parse::<u64>().ok())
+            else {
+                continue;
+            };
+            segments.push(Segment {
+                start,
+                len: entry.metadata()?.len(),
+                path: entry.path(),
+            });
+        }
+        segments.sort_by_key(|s| s.start);
+        let mut segments: VecDeque<Segment> = segments.into();
+        if segments.back().is_none_or(|s| s.end() < base) {
+            let path = segment_path(dir, base);
+            File::create(&path)?;
+            segments.push_back(Segment {
+                start: base,
+                len: 0,
+                path,
+            });
+        }
+        let last = segments.back_mut().expect("a segment");
+        let writer = File::options().read(true).append(true).open(&last.path)?;
+        if last.len > 0 {
+            let mut byte = [0u8; 1];
+            writer.read_at(&mut byte, last.len - 1)?;
+            if byte[0] != b'\n' {
+                // A crash left a partial line: end it so the next run's first line is whole.
+                (&writer).write_all(b"\n")?;
+                last.len += 1;
+            }
+        }
+        let seek = SeekHandle::default();
+        seek.set_end(last.end());
+        let segment_bytes = (cap_bytes / 4).clamp(4096, 16 * 1024 * 1024);
+        Ok(Arc::new(Spool {
+            dir: dir.to_owned(),
+            cap_bytes,
+            segment_bytes,
+            sync,
+            seek,
+            state: Mutex::new(State {
+                segments,
+                writer,
+                at_line_start: true,
+                closed: false,
+                dropped_bytes: 0,
+                dropped_lines: 0,
+                unreported: None,
+                write_failed: false,
+            }),
+            data: Condvar::new(),
+        }))
+    }
+
+    /// The handle the core places the reader with.
+    pub fn seek(&self) -> SeekHandle {
+        self.seek.clone()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().expect("spool lock")
+    }
+
+    /// Appends bytes. Never waits for the collector; at the cap the oldest data goes. A write
+    /// error (disk full) loses these bytes, counted and logged, and never stops the caller.
+    pub fn append(&self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        let mut st = self.lock();
+        if let Err(e) = self.append_locked(&mut st, bytes) {
+            st.dropped_bytes += bytes.len() as u64;
+            st.dropped_lines += count_lines(bytes);
+            if !st.write_failed {
+                tracing::error!(dir = %self.dir.display(), error = %e, "cannot write to the spool; output is being dropped");
+                st.write_failed = true;
+            }
+            return;
+        }
+        st.write_failed = false;
+        if st.at_line_start
+            && let Some((lines, bytes)) = st.unreported.take()
+        {
+            let marker = format!(
+                "[logq-shipper] dropped {lines} lines ({bytes} bytes) at the spool cap of {} bytes while the collector did not keep up\n",
+                self.cap_bytes
+            );
+            if let Err(e) = self.append_locked(&mut st, marker.as_bytes()) {
+                tracing::error!(error = %e, "cannot write the drop marker to the spool");
+            }
+        }
+        drop(st);
+        self.data.notify_all();
+    }
+
+    fn append_locked(&self, st: &mut State, bytes: &[u8]) -> io::Result<()> {
+        let last = st.segments.back().expect("a segment");
+        if last.len >= self.segment_bytes
+            && (st.at_line_start || last.len >= 2 * self.segment_bytes)
+        {
+            let start = last.end();
+            let path = segment_path(&self.dir, start);
+            st.writer = File::options().create(true).append(true).open(&path)?;
+            st.segments.push_back(Segment {
+                start,
+                len: 0,
+                path,
+            });
+        }
+        st.writer.write_all(bytes)?;
+        if self.sync {
+            st.writer.sync_data()?;
+        }
+        let last = st.segments.back_mut().expect("a segment");
+        last.len += bytes.len() as u64;
+        let end = last.end();
+        st.at_line_start = bytes.ends_with(b"\n");
+        self.seek.set_end(end);
+        self.enforce_cap(st);
+        Ok(())
+    }
+
+    /// Drops the oldest segments while the spool holds more than the cap.
+    fn enforce_cap(&self, st: &mut State) {
+        let acked = self.seek.acked();
+        while st.segments.len() > 1 {
+            let end = st.segments.back().map_or(0, Segment::end);
+            let first = &st.segments[0];
+            if end - first.start <= self.cap_bytes {
+                break;
+            }
+            let from = acked.clamp(first.start, first.end());
+            let lost_bytes = first.end() - from;
+            let lost_lines = if lost_bytes > 0 {
+                File::open(&first.path)
+                    .ok()
+                    .and_then(|f| {
+                        let mut buf = vec![0u8; lost_bytes as usize];
+                        read_full_at(&f, &mut buf, from - first.start).ok()?;
+                        Some(count_lines(&buf))
+                    })
+                    .unwrap_or(0)
+            } else {
+                0
+            };
+            let _ = std::fs::remove_file(&first.path);
+            st.segments.pop_front();
+            if lost_bytes > 0 {
+                st.dropped_bytes += lost_bytes;
+                st.dropped_lines += lost_lines;
+                let (l, b) = st.unreported.unwrap_or((0, 0));
+                st.unreported = Some((l + lost_lines, b + lost_bytes));
+                tracing::warn!(dir = %self.dir.display(), lines = lost_lines, bytes = lost_bytes, total_lines = st.dropped_lines, cap = self.cap_bytes, "spool cap reached: dropped the oldest unsent output");
+            }
+        }
+    }
+
+    /// No more appends: ends a partial last line and lets the reader finish.
+    pub fn close(&self) {
+        let mut st = self.lock();
+        if !st.at_line_start && self.append_locked(&mut st, b"\n").is_err() {
+            tracing::error!(dir = %self.dir.display(), "cannot end the last line in the spool");
+        }
+        st.closed = true;
+        drop(st);
+        self.data.notify_all();
+    }
+
+    /// Lines and bytes dropped at the cap or on write errors.
+    pub fn dropped(&self) -> (u64, u64) {
+        let st = self.lock();
+        (st.dropped_lines, st.dropped_bytes)
+    }
+
+    /// Bytes in the spool not yet acknowledged.
+    pub fn unacked_bytes(&self) -> u64 {
+        self.seek.end().saturating_sub(self.seek.acked())
+    }
+
+    /// Deletes segments (but the last) the collector acknowledged entirely.
+    fn trim(&self) {
+        let acked = self.seek.acked();
+        let mut st = self.lock();
+        while st.segments.len() > 1 && st.segments[0].end() <= acked {
+            if let Some(s) = st.segments.pop_front() {
+                let _ = std::fs::remove_file(&s.path);
+            }
+        }
+    }
+
+    /// The segment holding `position` (or the first one after it, when `position` was
+    /// dropped): its start, path and the bytes it has past its start.
+    fn locate(&self, position: u64) -> (u64, PathBuf, u64) {
+        let st = self.lock();
+        let i = st
+            .segments
+            .partition_point(|s| s.end() <= position)
+            .min(st.segments.len() - 1);
+        let s = &st.segments[i];
+        (s.start, s.path.clone(), s.len)
+    }
+
+    fn end_and_closed(&self) -> (u64, bool) {
+        let st = self.lock();
+        (st.segments.back().map_or(0, Segment::end), st.closed)
+    }
+
+    /// Reads the spool as stream `stream`, as the core places it, until stopped. Sends `End`
+    /// once the spool is closed and read to its end. Runs on its own thread.
+    pub fn read(
+        self: Arc<Self>,
+        stream: String,
+        max_line_bytes: usize,
+        tx: mpsc::Sender<SourceEvent>,
+    ) {
+        let mut reading: Option<(u64, LineSplitter)> = None;
+        let mut open: Option<(u64, File)> = None;
+        let mut ended = false;
+        let mut buf = vec![0u8; READ_CHUNK];
+        loop {
+            match self.seek.get() {
+                Placement::Stop => return,
+                Placement::Paused => {
+                    reading = None;
+                    self.seek.wait_unpaused(WAIT);
+                    continue;
+                }
+                Placement::At {
+                    generation,
+                    position,
+                } => {
+                    if reading.as_ref().is_none_or(|(g, _)| *g != generation) {
+                        reading = Some((generation, LineSplitter::new(position, max_line_bytes)));
+                    }
+                }
+            }
+            self.trim();
+            let Some((generation, splitter)) = reading.as_mut() else {
+                continue;
+            };
+            let mut position = splitter.position();
+            let (start, path, len) = self.locate(position);
+            if position < start {
+                // Dropped at the cap: go on with what is left.
+                *splitter = LineSplitter::new(start, max_line_bytes);
+                position = start;
+            }
+            let n = if position < start + len {
+                if open.as_ref().is_none_or(|(s, _)| *s != start) {
+                    open = File::open(&path).ok().map(|f| (start, f));
+                }
+                match &open {
+                    Some((_, f)) => {
+                        let want = ((start + len - position) as usize).min(buf.len());
+                        read_full_at(f, &mut buf[..want], position - start).unwrap_or(0)
+                    }
+                    None => 0,
+                }
+            } else {
+                0
+            };
+            if n == 0 {
+                let (end, closed) = self.end_and_closed();
+                if closed && position >= end && splitter.pending_bytes() == 0 {
+                    if !ended {
+                        ended = true;
+                        if tx
+                            .blocking_send(SourceEvent::End {
+                                stream: stream.clone(),
+                            })
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                    self.seek.wait_unpaused(WAIT);
+                    std::thread::sleep(WAIT);
+                    continue;
+                }
+                let st = self.lock();
+                let _ = self.data.wait_timeout(st, WAIT);
+                continue;
+            }
+            let mut lines = Vec::new();
+            splitter.push(&buf[..n], &mut lines);
+            if !lines.is_empty()
+                && tx
+                    .blocking_send(SourceEvent::Lines {
+                        stream: stream.clone(),
+                        generation: *generation,
+                        lines,
+                    })
+                    .is_err()
+            {
+                return;
+            }
+        }
+    }
+}
+
+fn segment_path(dir: &Path, start: u64) -> PathBuf {
+    dir.join(format!("{start:020}{SUFFIX}"))
+}
+
+fn count_lines(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|b| **b == b'\n').count() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collect(rx: &mut mpsc::Receiver<SourceEvent>, until_end: bool) -> Vec<(String, u64)> {
+        let mut out = Vec::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            match rx.try_recv() {
+                Ok(SourceEvent::Lines { lines, .. }) => {
+                    out.extend(lines.into_iter().map(|l| (l.text, l.end)));
+                }
+                Ok(SourceEvent::End { .. }) if until_end => return out,
+                Ok(_) => {}
+                Err(_) => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn positions_continue_across_runs_and_unacked_data_is_resent() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let spool = Spool::open(dir.path(), 1 << 20, 0, false).expect("open");
+            spool.append(b"one\ntwo\nthr");
+            // A crash here leaves "thr" without its newline.
+        }
+        let spool = Spool::open(dir.path(), 1 << 20, 0, false).expect("reopen");
+        spool.append(b"four\n");
+        spool.close();
+        let (tx, mut rx) = mpsc::channel(64);
+        spool.seek().set(Placement::At {
+            generation: 1,
+            position: 4,
+        });
+        let reader = spool.clone();
+        let t = std::thread::spawn(move || reader.read("pipe:x".into(), 1024, tx));
+        let got = collect(&mut rx, true);
+        spool.seek().set(Placement::Stop);
+        t.join().expect("reader");
+        assert_eq!(
+            got,
+            [
+                ("two".to_owned(), 8),
+                ("thr".to_owned(), 12),
+                ("four".to_owned(), 17)
+            ]
+        );
+    }
+
+    #[test]
+    fn the_cap_drops_the_oldest_unacked_data_and_says_so_in_the_stream() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spool = Spool::open(dir.path(), 16 * 1024, 0, false).expect("open");
+        for i in 0..2000 {
+            spool.append(format!("line {i:05}\n").as_bytes());
+        }
+        spool.close();
+        let (lines, bytes) = spool.dropped();
+        assert!(
+            lines > 0 && bytes >= lines * 11,
+            "{lines} lines, {bytes} bytes"
+        );
+        let on_disk: u64 = std::fs::read_dir(dir.path())
+            .expect("ls")
+            .map(|e| e.expect("entry").metadata().expect("meta").len())
+            .sum();
+        assert!(on_disk <= 16 * 1024 + 4096 + 200, "{on_disk} bytes on disk");
+        let (tx, mut rx) = mpsc::channel(64);
+        spool.seek().set(Placement::At {
+            generation: 1,
+            position: 0,
+        });
+        let reader = spool.clone();
+        let t = std::thread::spawn(move || reader.read("pipe:x".into(), 1024, tx));
+        let got = collect(&mut rx, true);
+        spool.seek().set(Placement::Stop);
+        t.join().expect("reader");
+        let markers: Vec<_> = got
+            .iter()
+            .filter(|(t, _)| t.starts_with("[logq-shipper] dropped"))
+            .collect();
+        assert!(!markers.is_empty());
+        let kept: Vec<u64> = got
+            .iter()
+            .filter_map(|(t, _)| t.strip_prefix("line ")?.parse().ok())
+            .collect();
+        // The oldest lines went: what is left is every line from some k on, in order.
+        let k = kept[0];
+        assert_eq!(kept, (k..2000).collect::<Vec<_>>());
+        assert!(lines >= k, "{lines} lines counted as dropped, {k} missing");
+    }
+}
