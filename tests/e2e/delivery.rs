@@ -1,6 +1,5 @@
 //! Nothing lost, nothing twice: kill -9 either side while lines stream.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -8,50 +7,23 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::util::{Collector, Shipper, wait_until};
+use crate::util::{Collector, Shipper, numbered_writer, stored_numbers, wait_until};
 
 const LINES: u64 = 100_000;
 const APP: &str = "numbers";
 
-/// Appends `LINES` numbered lines to `path` at about 10,000 lines/s, counting what is written.
-fn writer(path: PathBuf, written: Arc<AtomicU64>) -> JoinHandle<()> {
-    std::thread::spawn(move || {
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .expect("log");
-        let mut n = 0;
-        while n < LINES {
-            let mut chunk = String::new();
-            for _ in 0..100 {
-                chunk.push_str(&format!("seq={n:06} payload lorem ipsum dolor sit amet\n"));
-                n += 1;
-            }
-            file.write_all(chunk.as_bytes()).expect("append");
-            written.store(n, Ordering::SeqCst);
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    })
-}
-
-/// Every number 0..LINES is stored exactly once.
-fn assert_exactly_once(collector: &Collector) {
-    wait_until(Duration::from_secs(120), "every line stored", || {
-        collector.count(APP) >= LINES
+/// Every number 0..lines is stored exactly once.
+fn assert_exactly_once(collector: &Collector, lines: u64) {
+    wait_until(Duration::from_secs(180), "every line stored", || {
+        collector.count(APP) >= lines
     });
-    let limit = (LINES * 2).to_string();
-    let (hits, total) = collector.search(&[("q", "*"), ("app", APP), ("limit", &limit)]);
-    let mut seen: HashMap<u64, u32> = HashMap::new();
-    for hit in &hits {
-        let n: u64 = hit.record.message[4..10].parse().expect("numbered line");
-        *seen.entry(n).or_default() += 1;
-    }
-    let missing = (0..LINES).filter(|n| !seen.contains_key(n)).count();
+    let seen = stored_numbers(collector, APP);
+    let missing = (0..lines).filter(|n| !seen.contains_key(n)).count();
     let doubled = seen.values().filter(|c| **c > 1).count();
+    let total: u64 = seen.values().map(|c| u64::from(*c)).sum();
     assert_eq!(
         (missing, doubled, total),
-        (0, 0, LINES),
+        (0, 0, lines),
         "missing, duplicated, total"
     );
 }
@@ -63,11 +35,13 @@ fn wait_stored(collector: &Collector, written: &AtomicU64, at_least: u64) {
     });
 }
 
-fn setup(tmp: &Path) -> (PathBuf, Arc<AtomicU64>, JoinHandle<()>) {
+/// A log with a writer appending `lines` numbered lines at about 10,000 lines/s.
+fn setup(tmp: &Path, lines: u64) -> (PathBuf, Arc<AtomicU64>, JoinHandle<()>) {
     let log = tmp.join("numbers.log");
     std::fs::write(&log, "").expect("create log");
     let written = Arc::new(AtomicU64::new(0));
-    let handle = writer(log.clone(), written.clone());
+    let pause = Duration::from_millis(10);
+    let handle = numbered_writer(log.clone(), lines, 100, pause, false, written.clone());
     (log, written, handle)
 }
 
@@ -75,7 +49,7 @@ fn setup(tmp: &Path) -> (PathBuf, Arc<AtomicU64>, JoinHandle<()>) {
 fn kill9_collector_three_times_loses_and_doubles_nothing() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let mut collector = Collector::start(&tmp.path().join("data"));
-    let (log, written, handle) = setup(tmp.path());
+    let (log, written, handle) = setup(tmp.path(), LINES);
     let _shipper = Shipper::tail(&collector, &tmp.path().join("state"), &log, APP);
     for round in 1..=3 {
         wait_stored(&collector, &written, LINES * round / 4);
@@ -86,27 +60,28 @@ fn kill9_collector_three_times_loses_and_doubles_nothing() {
         "the kills landed mid-stream"
     );
     handle.join().expect("writer");
-    assert_exactly_once(&collector);
+    assert_exactly_once(&collector, LINES);
 }
 
 #[test]
-fn kill9_shipper_three_times_loses_and_doubles_nothing() {
+fn kill9_shipper_five_times_during_200000_lines_loses_and_doubles_nothing() {
+    const SHIPPER_LINES: u64 = 200_000;
     let tmp = tempfile::tempdir().expect("tempdir");
     let collector = Collector::start(&tmp.path().join("data"));
-    let (log, written, handle) = setup(tmp.path());
+    let (log, written, handle) = setup(tmp.path(), SHIPPER_LINES);
     let state = tmp.path().join("state");
     let mut shipper = Shipper::tail(&collector, &state, &log, APP);
-    for round in 1..=3 {
-        wait_stored(&collector, &written, LINES * round / 4);
+    for round in 1..=5 {
+        wait_stored(&collector, &written, SHIPPER_LINES * round / 6);
         shipper.kill9();
         shipper = Shipper::tail(&collector, &state, &log, APP);
     }
     assert!(
-        written.load(Ordering::SeqCst) < LINES,
+        written.load(Ordering::SeqCst) < SHIPPER_LINES,
         "the kills landed mid-stream"
     );
     handle.join().expect("writer");
-    assert_exactly_once(&collector);
+    assert_exactly_once(&collector, SHIPPER_LINES);
     drop(shipper);
 }
 

@@ -3,5 +3,7 @@
 
 mod delivery;
 mod protocol;
+mod rotation;
+mod run;
 mod search;
 mod util;

@@ -1,10 +1,14 @@
 //! Shared helpers for the end-to-end tests: the built binaries, a collector on free loopback
 //! ports with a temp data dir, shippers, HTTP queries, and bounded waiting.
 
-use std::io::{BufRead, BufReader};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use logq_schemas::StoredRecord;
@@ -104,6 +108,12 @@ impl Collector {
         self.spawn();
     }
 
+    /// Starts a stopped collector again on the same ports and data dir.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "the collector is running");
+        self.spawn();
+    }
+
     /// kill -9 (SIGKILL) and reap.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -154,15 +164,33 @@ pub struct Shipper {
 impl Shipper {
     /// `logq-shipper --to TCP --state-dir STATE tail PATH --app APP`.
     pub fn tail(collector: &Collector, state: &Path, path: &Path, app: &str) -> Shipper {
+        Shipper::tail_with(
+            collector,
+            state,
+            &[path.to_str().expect("utf-8 path")],
+            app,
+            &[],
+        )
+    }
+
+    /// `logq-shipper --to TCP --state-dir STATE tail PATTERNS... --app APP EXTRA...`.
+    pub fn tail_with(
+        collector: &Collector,
+        state: &Path,
+        patterns: &[&str],
+        app: &str,
+        extra: &[&str],
+    ) -> Shipper {
         let child = Command::new(bin("logq-shipper"))
             .args(["--to", &collector.tcp.to_string()])
             .arg("--state-dir")
             .arg(state)
             .args(["--host", "e2e-host"])
             .arg("tail")
-            .arg(path)
+            .args(patterns)
             .args(["--app", app])
-            .env("RUST_LOG", "warn")
+            .args(extra)
+            .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .spawn()
             .expect("spawn logq-shipper");
@@ -182,6 +210,67 @@ impl Drop for Shipper {
     fn drop(&mut self) {
         self.kill9();
     }
+}
+
+/// How often each number of `seq=NNNNNN` lines of `app` is stored.
+pub fn stored_numbers(collector: &Collector, app: &str) -> HashMap<u64, u32> {
+    let (_, total) = collector.search(&[("q", "*"), ("app", app), ("limit", "1")]);
+    let limit = (total + 10).to_string();
+    let (hits, _) = collector.search(&[("q", "*"), ("app", app), ("limit", &limit)]);
+    let mut seen: HashMap<u64, u32> = HashMap::new();
+    for hit in &hits {
+        if let Some(n) = seq_of(&hit.record.message) {
+            *seen.entry(n).or_default() += 1;
+        }
+    }
+    seen
+}
+
+/// The number in a `seq=NNNNNN` line.
+pub fn seq_of(line: &str) -> Option<u64> {
+    let at = line.find("seq=")? + 4;
+    line.get(at..at + 6)?.parse().ok()
+}
+
+/// Appends `lines` numbered lines (`seq=NNNNNN ...`) to `path`, `per_chunk` at a time with
+/// `pause` between chunks. With `reopen`, it reopens `path` when the file there changes (as
+/// a logger does after logrotate's `create`). Counts what it wrote in `written`.
+pub fn numbered_writer(
+    path: PathBuf,
+    lines: u64,
+    per_chunk: u64,
+    pause: Duration,
+    reopen: bool,
+    written: Arc<AtomicU64>,
+) -> JoinHandle<()> {
+    use std::os::unix::fs::MetadataExt;
+    let open = |path: &Path| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .expect("open log for appending")
+    };
+    std::thread::spawn(move || {
+        let mut file = open(&path);
+        let mut n = 0;
+        while n < lines {
+            if reopen {
+                let ino = file.metadata().expect("fstat").ino();
+                if std::fs::metadata(&path).map_or(true, |m| m.ino() != ino) {
+                    file = open(&path);
+                }
+            }
+            let mut chunk = String::new();
+            for _ in 0..per_chunk.min(lines - n) {
+                chunk.push_str(&format!("seq={n:06} payload lorem ipsum dolor sit amet\n"));
+                n += 1;
+            }
+            file.write_all(chunk.as_bytes()).expect("append");
+            written.store(n, Ordering::SeqCst);
+            std::thread::sleep(pause);
+        }
+    })
 }
 
 /// Runs `logq` with `args`; returns (exit code, stdout, stderr).
