@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// Events buffered between the sources and the core.
-const SOURCE_QUEUE: usize = 64;
+const SOURCE_QUEUE: usize = 16;
 /// How often a tail job expands its patterns without a file notification.
 const SCAN_INTERVAL: Duration = Duration::from_millis(500);
 

@@ -35,7 +35,7 @@ use super::fingerprint::{self, Head, Probe};
 use super::{Placement, SeekHandle, SourceEvent};
 use crate::lines::LineSplitter;
 
-const READ_CHUNK: usize = 256 * 1024;
+const READ_CHUNK: usize = 64 * 1024;
 /// Longest wait for a wake-up before files are stat'ed anyway.
 const POLL: Duration = Duration::from_millis(100);
 /// Suffixes of compressed rotated files, never tailed.
