@@ -1,7 +1,10 @@
 //! `logq-null-sink`: a collector stand-in for shipping benchmarks. It speaks the ingest
 //! protocol (hello, open, batch), acknowledges every batch at once and stores nothing, so a
-//! benchmark measures the shipper alone. With `--expect-lines N` it exits once N lines
-//! arrived, printing `lines=N bytes=B seconds=S` (from the first batch to the last).
+//! benchmark measures the shipper alone. With `--raw` it counts newline-delimited lines of
+//! plain TCP instead (what rsyslog's and syslog-ng's TCP forwarders send). With
+//! `--expect-lines N` it exits once N lines arrived, printing `lines=N bytes=B seconds=S`
+//! (from the first data to the last); it also exits, printing the same, once no data came
+//! for `--idle-secs S` (default 20) after the first.
 
 use std::time::Instant;
 
@@ -18,11 +21,21 @@ async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let mut addr = "127.0.0.1:0".to_owned();
     let mut expect: Option<u64> = None;
+    let mut raw = false;
+    let mut idle = std::time::Duration::from_secs(20);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--addr" => addr = args.next().unwrap_or_default(),
             "--expect-lines" => expect = args.next().and_then(|n| n.parse().ok()),
-            other => anyhow::bail!("unknown argument {other:?} (use --addr, --expect-lines)"),
+            "--raw" => raw = true,
+            "--idle-secs" => {
+                idle = std::time::Duration::from_secs(
+                    args.next().and_then(|n| n.parse().ok()).unwrap_or(20),
+                );
+            }
+            other => {
+                anyhow::bail!("unknown argument {other:?} (use --addr, --expect-lines, --raw)")
+            }
         }
     }
     let listener = TcpListener::bind(&addr).await?;
@@ -34,6 +47,10 @@ async fn main() -> anyhow::Result<()> {
                 continue;
             };
             let tx = tx.clone();
+            if raw {
+                tokio::spawn(count_raw(sock, tx));
+                continue;
+            }
             tokio::spawn(async move {
                 let mut framed = Framed::new(sock, FrameCodec::new(DEFAULT_MAX_FRAME_BYTES));
                 while let Some(Ok(frame)) = framed.next().await {
@@ -71,16 +88,39 @@ async fn main() -> anyhow::Result<()> {
             });
         }
     });
-    let (mut lines, mut bytes, mut first) = (0u64, 0u64, None);
-    while let Some((l, b)) = rx.recv().await {
+    let (mut lines, mut bytes, mut first, mut last) = (0u64, 0u64, None, None);
+    loop {
+        let next = if first.is_some() {
+            tokio::time::timeout(idle, rx.recv()).await.ok().flatten()
+        } else {
+            rx.recv().await
+        };
+        let Some((l, b)) = next else { break };
         first.get_or_insert_with(Instant::now);
+        last = Some(Instant::now());
         lines += l;
         bytes += b;
         if expect.is_some_and(|e| lines >= e) {
-            let secs = first.map_or(0.0, |f| f.elapsed().as_secs_f64());
-            println!("lines={lines} bytes={bytes} seconds={secs:.3}");
-            return Ok(());
+            break;
         }
     }
+    let secs = match (first, last) {
+        (Some(f), Some(l)) => (l - f).as_secs_f64(),
+        _ => 0.0,
+    };
+    println!("lines={lines} bytes={bytes} seconds={secs:.3}");
     Ok(())
+}
+
+/// Counts newline-terminated lines on a plain TCP connection.
+async fn count_raw(mut sock: tokio::net::TcpStream, tx: mpsc::UnboundedSender<(u64, u64)>) {
+    use tokio::io::AsyncReadExt;
+    let mut buf = vec![0u8; 256 * 1024];
+    while let Ok(n) = sock.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+        let lines = memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+        let _ = tx.send((lines, n as u64));
+    }
 }

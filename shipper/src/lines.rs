@@ -38,38 +38,70 @@ impl LineSplitter {
         self.buf.len()
     }
 
-    /// Adds bytes; appends every completed line (or piece) to `out`.
+    /// Adds bytes; appends every completed line (or piece) to `out`. Bytes are copied only
+    /// into the lines themselves and into the partial line left at the end.
     pub fn push(&mut self, bytes: &[u8], out: &mut Vec<Line>) {
-        self.buf.extend_from_slice(bytes);
-        let mut consumed = 0;
-        loop {
-            let rest = &self.buf[consumed..];
-            match rest.iter().position(|b| *b == b'\n') {
-                Some(nl) if nl <= self.max_line_bytes => {
-                    let end = self.start + (consumed + nl + 1) as u64;
+        let mut bytes = bytes;
+        if !self.buf.is_empty() {
+            // Finish the pending line without copying the whole chunk behind it.
+            match memchr::memchr(b'\n', bytes) {
+                Some(nl) if self.buf.len() + nl <= self.max_line_bytes => {
+                    self.buf.extend_from_slice(&bytes[..nl]);
+                    let end = self.start + (self.buf.len() + 1) as u64;
                     out.push(Line {
                         end,
-                        text: String::from_utf8_lossy(&rest[..nl]).into_owned(),
+                        text: text_of(&self.buf),
+                        split: false,
+                    });
+                    self.buf.clear();
+                    self.start = end;
+                    bytes = &bytes[nl + 1..];
+                }
+                _ => {
+                    let mut buf = std::mem::take(&mut self.buf);
+                    buf.extend_from_slice(bytes);
+                    let consumed = self.split(&buf, out);
+                    buf.drain(..consumed);
+                    self.buf = buf;
+                    return;
+                }
+            }
+        }
+        let consumed = self.split(bytes, out);
+        self.buf.extend_from_slice(&bytes[consumed..]);
+    }
+
+    /// Emits the complete lines (and pieces of over-long ones) at the head of `data`, whose
+    /// first byte is at `self.start`; returns how many bytes they took.
+    fn split(&mut self, data: &[u8], out: &mut Vec<Line>) -> usize {
+        let mut consumed = 0;
+        loop {
+            let rest = &data[consumed..];
+            let window = &rest[..rest.len().min(self.max_line_bytes + 1)];
+            match memchr::memchr(b'\n', window) {
+                Some(nl) => {
+                    out.push(Line {
+                        end: self.start + (consumed + nl + 1) as u64,
+                        text: text_of(&rest[..nl]),
                         split: false,
                     });
                     consumed += nl + 1;
                 }
-                _ if rest.len() > self.max_line_bytes => {
+                None if rest.len() > self.max_line_bytes => {
                     let cut = utf8_boundary(rest, self.max_line_bytes);
-                    let end = self.start + (consumed + cut) as u64;
                     out.push(Line {
-                        end,
-                        text: String::from_utf8_lossy(&rest[..cut]).into_owned(),
+                        end: self.start + (consumed + cut) as u64,
+                        text: text_of(&rest[..cut]),
                         split: true,
                     });
                     self.split_pieces += 1;
                     consumed += cut;
                 }
-                _ => break,
+                None => break,
             }
         }
-        self.buf.drain(..consumed);
         self.start += consumed as u64;
+        consumed
     }
 
     /// Flushes a partial last line that waited too long for its newline, marked `split` (its
@@ -79,7 +111,7 @@ impl LineSplitter {
             let end = self.position();
             out.push(Line {
                 end,
-                text: String::from_utf8_lossy(&self.buf).into_owned(),
+                text: text_of(&self.buf),
                 split: true,
             });
             self.start = end;
@@ -93,12 +125,21 @@ impl LineSplitter {
             let end = self.position();
             out.push(Line {
                 end,
-                text: String::from_utf8_lossy(&self.buf).into_owned(),
+                text: text_of(&self.buf),
                 split: false,
             });
             self.start = end;
             self.buf.clear();
         }
+    }
+}
+
+/// A line's text: the bytes as they are when they are UTF-8 (the fast path), else with each
+/// invalid sequence replaced by U+FFFD.
+fn text_of(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
     }
 }
 
@@ -115,6 +156,7 @@ fn utf8_boundary(bytes: &[u8], max: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::Just;
 
     fn texts(lines: &[Line]) -> Vec<(&str, u64, bool)> {
         lines
@@ -188,5 +230,35 @@ mod tests {
         let joined: String = out.iter().map(|l| l.text.as_str()).collect();
         assert_eq!(joined, "abé✓");
         assert!(out.iter().all(|l| !l.text.contains('\u{fffd}')));
+    }
+
+    proptest::proptest! {
+        /// However the bytes are cut into reads, the lines (text, end, split) are the same as
+        /// when they come in one read, and they cover every byte up to the last newline.
+        #[test]
+        fn chunking_does_not_change_the_lines(
+            data in proptest::collection::vec(
+                proptest::prop_oneof![Just(b'\n'), Just(0xC3u8), Just(0xA9u8), Just(b'a')],
+                0..300,
+            ),
+            cuts in proptest::collection::vec(0usize..300, 0..20),
+            max in 1usize..24,
+        ) {
+            let mut whole = Vec::new();
+            LineSplitter::new(7, max).push(&data, &mut whole);
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(data.len())).collect();
+            cuts.sort_unstable();
+            let mut chunked = Vec::new();
+            let mut s = LineSplitter::new(7, max);
+            let mut from = 0;
+            for cut in cuts.into_iter().chain([data.len()]) {
+                s.push(&data[from..cut], &mut chunked);
+                from = cut;
+            }
+            proptest::prop_assert_eq!(texts(&whole), texts(&chunked));
+            let last_nl = data.iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1);
+            let covered = whole.last().map_or(7, |l| l.end);
+            proptest::prop_assert!(covered >= 7 + last_nl as u64);
+        }
     }
 }

@@ -12,9 +12,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::SinkExt;
 use jiff::Timestamp;
-use logq_schemas::{
-    Batch, Frame, FrameCodec, FrameError, Hello, Line, PROTOCOL_VERSION, StreamInfo,
-};
+use logq_schemas::{Batch, Frame, FrameError, Hello, Line, PROTOCOL_VERSION, StreamInfo};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -23,6 +21,8 @@ use crate::source::{Placement, SeekHandle, SourceEvent};
 use crate::state::{JobState, StreamCheckpoint};
 use crate::transport::{self, Conn, ConnectError};
 
+/// Bytes of read lines held across all streams before every stream's lines are sent.
+const QUEUE_BUDGET: usize = 1024 * 1024;
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 const WARN_EVERY: Duration = Duration::from_secs(30);
 const SHUTDOWN_ACK_WAIT: Duration = Duration::from_secs(5);
@@ -74,14 +74,6 @@ struct Stream {
 }
 
 impl Stream {
-    /// Queued lines not yet sent on this connection (a suffix of the queue).
-    fn unsent(&self) -> impl Iterator<Item = &Line> {
-        let start = self
-            .sent
-            .map_or(0, |s| self.queue.partition_point(|l| l.end <= s));
-        self.queue.range(start..)
-    }
-
     /// Everything read (and, once the source ended, everything it has) was acknowledged.
     fn fully_acked(&self) -> bool {
         let known = if self.ended { self.seek.end() } else { 0 };
@@ -418,6 +410,9 @@ impl Core {
     /// Sends the batches that are due (all of them when `timed` is false only if full).
     async fn flush(&mut self, conn: &mut Conn, timed: bool) -> Result<(), String> {
         let ids: Vec<String> = self.order.clone();
+        // Many streams each below a full batch must not add up: past the budget, send all.
+        let queued: usize = self.streams.values().map(|s| s.queue_bytes).sum();
+        let over_budget = queued >= QUEUE_BUDGET;
         for id in ids {
             loop {
                 let batch = {
@@ -427,25 +422,27 @@ impl Core {
                     if !s.declared {
                         break;
                     }
-                    let unsent_bytes: usize = s.unsent().map(|l| l.text.len()).sum();
-                    let due = unsent_bytes >= self.config.batch_max_bytes
+                    let due = over_budget
+                        || s.queue_bytes >= self.config.batch_max_bytes
                         || (timed
                             && s.oldest_unsent
                                 .is_some_and(|t| t.elapsed() >= self.config.flush_interval))
-                        || (s.ended && unsent_bytes > 0);
-                    if unsent_bytes == 0 || !due {
+                        || s.ended;
+                    if s.queue.is_empty() || !due {
                         break;
                     }
+                    // Sent lines leave the queue: after a reconnect the source is read
+                    // again from the acknowledged position.
                     let mut lines = Vec::new();
                     let mut bytes = 0;
-                    for line in s.unsent() {
-                        if !lines.is_empty()
-                            && bytes + line.text.len() > self.config.batch_max_bytes
-                        {
+                    while let Some(line) = s.queue.front() {
+                        let len = line.text.len();
+                        if !lines.is_empty() && bytes + len > self.config.batch_max_bytes {
                             break;
                         }
-                        bytes += line.text.len();
-                        lines.push(line.clone());
+                        bytes += len;
+                        s.queue_bytes -= len;
+                        lines.extend(s.queue.pop_front());
                     }
                     let read_at = s.read_at.unwrap_or_else(Timestamp::now);
                     Batch {
@@ -460,13 +457,7 @@ impl Core {
                     break;
                 };
                 s.sent = Some(last_end);
-                while s.queue.front().is_some_and(|l| l.end <= last_end) {
-                    if let Some(l) = s.queue.pop_front() {
-                        s.queue_bytes -= l.text.len();
-                    }
-                }
-                let more = s.unsent().next().is_some();
-                s.oldest_unsent = more.then(Instant::now);
+                s.oldest_unsent = (!s.queue.is_empty()).then(Instant::now);
                 s.read_at = None;
             }
         }
@@ -547,32 +538,35 @@ impl Core {
 }
 
 /// Sends a batch, halving it when its encoding exceeds the frame limit (JSON escaping can
-/// grow text up to six times); a single line that still does not fit is cut to fit.
+/// grow text up to six times; the codec refuses such a frame before writing anything); a
+/// single line that still does not fit is cut to fit.
 async fn send_batch(conn: &mut Conn, batch: Batch) -> Result<(), String> {
-    let mut todo = vec![batch];
-    while let Some(mut batch) = todo.pop() {
-        let frame = Frame::Batch(batch.clone());
-        let max = conn.sink.encoder().max_frame_bytes();
-        match FrameCodec::new(max).encode_to_vec(&frame) {
-            Ok(_) => conn.sink.send(&frame).await.map_err(|e| e.to_string())?,
-            Err(FrameError::TooLarge { .. }) if batch.lines.len() > 1 => {
-                let second = batch.lines.split_off(batch.lines.len() / 2);
-                todo.push(Batch {
-                    stream: batch.stream.clone(),
-                    read_at: batch.read_at,
-                    lines: second,
-                });
-                todo.push(batch);
-            }
+    let mut todo = vec![Frame::Batch(batch)];
+    while let Some(frame) = todo.pop() {
+        match conn.sink.send(&frame).await {
+            Ok(()) => {}
             Err(FrameError::TooLarge { .. }) => {
-                let line = &mut batch.lines[0];
-                let mut keep = (max / 8).min(line.text.len());
-                while !line.text.is_char_boundary(keep) {
-                    keep -= 1;
+                let Frame::Batch(mut batch) = frame else {
+                    return Err("a control frame is too large".into());
+                };
+                if batch.lines.len() > 1 {
+                    let second = batch.lines.split_off(batch.lines.len() / 2);
+                    todo.push(Frame::Batch(Batch {
+                        stream: batch.stream.clone(),
+                        read_at: batch.read_at,
+                        lines: second,
+                    }));
+                } else {
+                    let max = conn.sink.encoder().max_frame_bytes();
+                    let line = &mut batch.lines[0];
+                    let mut keep = (max / 8).min(line.text.len());
+                    while !line.text.is_char_boundary(keep) {
+                        keep -= 1;
+                    }
+                    tracing::warn!(stream = %batch.stream, bytes = line.text.len(), kept = keep, "a line too large to frame was cut");
+                    line.text.truncate(keep);
                 }
-                tracing::warn!(stream = %batch.stream, bytes = line.text.len(), kept = keep, "a line too large to frame was cut");
-                line.text.truncate(keep);
-                todo.push(batch);
+                todo.push(Frame::Batch(batch));
             }
             Err(e) => return Err(e.to_string()),
         }

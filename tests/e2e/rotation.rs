@@ -240,3 +240,48 @@ fn max_source_bytes_truncates_a_runaway_file_once_everything_is_shipped() {
         "the file peaked at {largest} bytes of {bytes_written} written"
     );
 }
+
+#[test]
+fn a_symlink_whose_target_is_swapped_is_followed_to_the_new_target() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let collector = Collector::start(&tmp.path().join("data"));
+    let logs = tmp.path().join("logs");
+    std::fs::create_dir(&logs).expect("mkdir");
+    let (old, new, link) = (logs.join("a.log"), logs.join("b.log"), logs.join("current"));
+    std::fs::write(&old, "seq=000001 in the first target\n").expect("write");
+    std::os::unix::fs::symlink(&old, &link).expect("symlink");
+    let _shipper = Shipper::tail_with(
+        &collector,
+        &tmp.path().join("state"),
+        &[link.to_str().expect("path")],
+        "linked",
+        &["--rotate-wait-ms", "500"],
+    );
+    wait_until(Duration::from_secs(20), "the first line", || {
+        collector.count("linked") >= 1
+    });
+    // Swap the link atomically (as deploy tools do), then both targets get more lines: the
+    // old one until the shipper lets it go, the new one from its start.
+    std::fs::write(&new, "seq=000002 in the second target\n").expect("write");
+    let tmp_link = logs.join("current.tmp");
+    std::os::unix::fs::symlink(&new, &tmp_link).expect("symlink");
+    std::fs::rename(&tmp_link, &link).expect("swap");
+    let append = |path: &Path, text: &str| {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .expect("open")
+            .write_all(text.as_bytes())
+            .expect("append");
+    };
+    append(&old, "seq=000003 late line in the first target\n");
+    append(&new, "seq=000004 more in the second target\n");
+    wait_until(Duration::from_secs(20), "all four lines", || {
+        collector.count("linked") >= 4
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    let stored = stored_numbers(&collector, "linked");
+    let mut got: Vec<(u64, u32)> = stored.into_iter().collect();
+    got.sort_unstable();
+    assert_eq!(got, [(1, 1), (2, 1), (3, 1), (4, 1)]);
+}

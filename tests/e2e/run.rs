@@ -77,3 +77,39 @@ fn run_never_blocks_the_command_while_the_collector_is_down_for_30s() {
     assert_eq!(hits.len(), 1, "stderr is shipped too");
     assert_eq!(hits[0].record.stream, "stderr");
 }
+
+#[test]
+fn run_of_a_missing_command_says_so_and_exits_2() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(bin("logq-shipper"))
+        .args(["--to", "127.0.0.1:9", "--state-dir"])
+        .arg(tmp.path())
+        .args(["run", "--app", "x", "--", "/nonexistent/program", "arg"])
+        .output()
+        .expect("run shipper");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cannot run \"/nonexistent/program\""),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_bad_size_or_app_name_is_a_clear_error() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let shipper = |args: &[&str]| {
+        Command::new(bin("logq-shipper"))
+            .arg("--state-dir")
+            .arg(tmp.path())
+            .args(args)
+            .output()
+            .expect("run shipper")
+    };
+    let out = shipper(&["tail", "x.log", "--app", "a", "--max-source-bytes", "lots"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a size such as"));
+    let out = shipper(&["pipe", "--app", "../etc"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid --app \"../etc\""));
+}
