@@ -99,6 +99,8 @@ pub struct Core {
     checkpoint_dirty: bool,
     last_checkpoint: Instant,
     ended_at: Option<Instant>,
+    /// The current connection got at least one ack.
+    acked_on_connection: bool,
 }
 
 impl Core {
@@ -111,6 +113,7 @@ impl Core {
             checkpoint_dirty: false,
             last_checkpoint: Instant::now(),
             ended_at: None,
+            acked_on_connection: false,
         }
     }
 
@@ -134,12 +137,12 @@ impl Core {
                 _ = shutdown.cancelled() => break self.undelivered_outcome(),
                 a = transport::connect(&self.config.to, hello, self.config.max_frame_bytes) => a,
             };
-            match attempt {
+            let wait = match attempt {
                 Ok((conn, welcome)) => {
                     if last_warn.take().is_some() {
                         tracing::info!(to = %self.config.to, "connected to the collector");
                     }
-                    backoff.reset();
+                    self.acked_on_connection = false;
                     for pos in welcome.positions {
                         self.place(&pos.stream, pos.position);
                     }
@@ -151,8 +154,20 @@ impl Core {
                         ConnEnd::Shutdown => break self.undelivered_outcome(),
                         ConnEnd::Refused(msg) => break Outcome::Refused(msg),
                         ConnEnd::Lost(reason) => {
-                            tracing::warn!(to = %self.config.to, %reason, "lost the collector; reconnecting");
                             self.disconnected();
+                            if self.acked_on_connection {
+                                // A working connection broke (collector restart): at once.
+                                tracing::warn!(to = %self.config.to, %reason, "lost the collector; reconnecting");
+                                backoff.reset();
+                                false
+                            } else {
+                                // Refused before any ack (disk floor, quota): back off.
+                                if last_warn.is_none_or(|t| t.elapsed() >= WARN_EVERY) {
+                                    tracing::warn!(to = %self.config.to, %reason, "the collector takes nothing now; retrying with backoff");
+                                    last_warn = Some(Instant::now());
+                                }
+                                true
+                            }
                         }
                     }
                 }
@@ -162,22 +177,25 @@ impl Core {
                         tracing::warn!(to = %self.config.to, %reason, "collector unreachable; retrying");
                         last_warn = Some(Instant::now());
                     }
-                    let until = tokio::time::Instant::now() + backoff.next_delay();
-                    loop {
-                        tokio::select! {
-                            _ = tokio::time::sleep_until(until) => break,
-                            _ = shutdown.cancelled() => break,
-                            ev = rx.recv() => match ev {
-                                Some(ev) => {
-                                    self.on_event(ev);
-                                }
-                                None => break,
-                            },
-                        }
+                    true
+                }
+            };
+            if wait {
+                let until = tokio::time::Instant::now() + backoff.next_delay();
+                loop {
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(until) => break,
+                        _ = shutdown.cancelled() => break,
+                        ev = rx.recv() => match ev {
+                            Some(ev) => {
+                                self.on_event(ev);
+                            }
+                            None => break,
+                        },
                     }
-                    if shutdown.is_cancelled() {
-                        break self.undelivered_outcome();
-                    }
+                }
+                if shutdown.is_cancelled() {
+                    break self.undelivered_outcome();
                 }
             }
         };
@@ -282,6 +300,7 @@ impl Core {
     }
 
     fn on_ack(&mut self, stream: &str, position: u64) {
+        self.acked_on_connection = true;
         let Some(s) = self.streams.get_mut(stream) else {
             return;
         };

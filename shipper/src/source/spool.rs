@@ -55,6 +55,7 @@ struct State {
     /// Drops not yet reported in the stream.
     unreported: Option<(u64, u64)>,
     write_failed: bool,
+    last_drop_log: Option<std::time::Instant>,
 }
 
 /// A spool directory, shared by its writer and its reader.
@@ -131,6 +132,7 @@ impl Spool {
                 dropped_lines: 0,
                 unreported: None,
                 write_failed: false,
+                last_drop_log: None,
             }),
             data: Condvar::new(),
         }))
@@ -234,7 +236,13 @@ impl Spool {
                 st.dropped_lines += lost_lines;
                 let (l, b) = st.unreported.unwrap_or((0, 0));
                 st.unreported = Some((l + lost_lines, b + lost_bytes));
-                tracing::warn!(dir = %self.dir.display(), lines = lost_lines, bytes = lost_bytes, total_lines = st.dropped_lines, cap = self.cap_bytes, "spool cap reached: dropped the oldest unsent output");
+                if st
+                    .last_drop_log
+                    .is_none_or(|t| t.elapsed() >= Duration::from_secs(10))
+                {
+                    tracing::warn!(dir = %self.dir.display(), total_lines = st.dropped_lines, total_bytes = st.dropped_bytes, cap = self.cap_bytes, "spool cap reached: dropping the oldest unsent output");
+                    st.last_drop_log = Some(std::time::Instant::now());
+                }
             }
         }
     }
