@@ -42,6 +42,161 @@ pub struct Config {
     pub wal: WalConfig,
     /// Index settings.
     pub index: IndexConfig,
+    /// Sealed segments.
+    pub storage: StorageConfig,
+    /// How much is kept: per app, in all, and the disk's free-space floor.
+    pub retention: RetentionConfig,
+}
+
+/// Sealed segment settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// An app's unsealed records are sealed into a segment at this many message bytes...
+    #[serde(deserialize_with = "size")]
+    pub segment_max_bytes: u64,
+    /// ...or when the oldest of them is this old (e.g. "1h").
+    #[serde(deserialize_with = "age")]
+    pub segment_max_age_secs: u64,
+    /// Raw bytes per zstd frame in a segment.
+    #[serde(deserialize_with = "size")]
+    pub frame_bytes: u64,
+    /// zstd level of segment frames.
+    pub zstd_level: i32,
+}
+
+/// Retention limits. Sizes take "200MiB"-style strings or byte counts; ages "7d", "12h",
+/// "30m" or seconds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Bytes the data dir may hold in all (segments, index, WAL).
+    #[serde(deserialize_with = "opt_size")]
+    pub max_bytes: Option<u64>,
+    /// Keep at least this many bytes free on the data dir's filesystem...
+    #[serde(deserialize_with = "size")]
+    pub min_free_bytes: u64,
+    /// ...and at least this percentage of it (whichever is more).
+    pub min_free_percent: u8,
+    /// Limits of apps not named under `apps`.
+    pub default: AppRetention,
+    /// Per-app limits.
+    pub apps: std::collections::BTreeMap<String, AppRetention>,
+}
+
+/// One app's limits.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AppRetention {
+    /// Bytes of sealed segments (with their indexes) the app may keep.
+    #[serde(deserialize_with = "opt_size")]
+    pub max_bytes: Option<u64>,
+    /// Sealed data older than this goes.
+    #[serde(deserialize_with = "opt_age")]
+    pub max_age_secs: Option<u64>,
+}
+
+impl RetentionConfig {
+    /// The limits that apply to `app`.
+    pub fn for_app(&self, app: &str) -> &AppRetention {
+        self.apps.get(app).unwrap_or(&self.default)
+    }
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            segment_max_bytes: 64 * 1024 * 1024,
+            segment_max_age_secs: 3600,
+            frame_bytes: 1024 * 1024,
+            zstd_level: 3,
+        }
+    }
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            max_bytes: None,
+            min_free_bytes: 2 * 1024 * 1024 * 1024,
+            min_free_percent: 10,
+            default: AppRetention::default(),
+            apps: Default::default(),
+        }
+    }
+}
+
+/// A size: a byte count or a string such as "200MiB" (K/M/G/T, powers of 1024).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size such as 512MiB or 2GiB"))?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        "t" | "tb" | "tib" => 40,
+        _ => return Err(format!("unknown size unit in {s:?}")),
+    };
+    n.checked_mul(1 << shift)
+        .ok_or_else(|| format!("{s:?} is too large"))
+}
+
+/// An age in seconds: a number of seconds or a string such as "7d", "12h", "30m", "45s".
+pub fn parse_age(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not an age such as 7d, 12h or 30m"))?;
+    let mult = match unit.trim() {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return Err(format!("unknown age unit in {s:?} (use s, m, h, d or w)")),
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("{s:?} is too large"))
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum NumOrText {
+    Num(u64),
+    Text(String),
+}
+
+fn with<'de, D: serde::Deserializer<'de>>(
+    d: D,
+    parse: fn(&str) -> Result<u64, String>,
+) -> Result<u64, D::Error> {
+    match NumOrText::deserialize(d)? {
+        NumOrText::Num(n) => Ok(n),
+        NumOrText::Text(t) => parse(&t).map_err(serde::de::Error::custom),
+    }
+}
+
+fn size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    with(d, parse_size)
+}
+
+fn age<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    with(d, parse_age)
+}
+
+fn opt_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    size(d).map(Some)
+}
+
+fn opt_age<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    age(d).map(Some)
 }
 
 /// Write-ahead log settings.
@@ -81,6 +236,8 @@ impl Default for Config {
             token: None,
             wal: WalConfig::default(),
             index: IndexConfig::default(),
+            storage: StorageConfig::default(),
+            retention: RetentionConfig::default(),
         }
     }
 }
@@ -147,6 +304,29 @@ impl Config {
                 "must be at least 15000000 (tantivy's floor)",
             );
         }
+        if self.storage.segment_max_bytes < 1024 * 1024 {
+            return invalid("storage.segment_max_bytes", "must be at least 1 MiB");
+        }
+        if self.storage.segment_max_age_secs == 0 {
+            return invalid("storage.segment_max_age_secs", "must be above 0");
+        }
+        if !(4096..=64 * 1024 * 1024).contains(&self.storage.frame_bytes) {
+            return invalid("storage.frame_bytes", "must be between 4 KiB and 64 MiB");
+        }
+        if !(1..=22).contains(&self.storage.zstd_level) {
+            return invalid("storage.zstd_level", "must be between 1 and 22");
+        }
+        if self.retention.min_free_percent > 90 {
+            return invalid("retention.min_free_percent", "must be at most 90");
+        }
+        for name in self.retention.apps.keys() {
+            if logq_schemas::validate_app_name(name).is_err() {
+                return invalid(
+                    "retention.apps",
+                    &format!("{name:?} is not a valid app name"),
+                );
+            }
+        }
         if self.token.as_deref().is_some_and(str::is_empty) {
             return invalid("token", "must not be empty when set");
         }
@@ -172,6 +352,35 @@ mod tests {
         assert!(err.contains("retention_dayz"), "{err}");
         let err = Config::from_toml("[wal]\nfsink = true\n").expect_err("refused");
         assert!(err.contains("fsink"), "{err}");
+    }
+
+    #[test]
+    fn retention_takes_sizes_and_ages_as_text_or_numbers() {
+        let config = Config::from_toml(
+            "[retention]\nmax_bytes = \"10GiB\"\nmin_free_percent = 5\n\
+             [retention.default]\nmax_age_secs = \"7d\"\n\
+             [retention.apps.sidekiq]\nmax_bytes = \"200MiB\"\nmax_age_secs = 3600\n\
+             [storage]\nsegment_max_bytes = 2097152\nsegment_max_age_secs = \"10m\"\n",
+        )
+        .expect("parses");
+        config.validate().expect("valid");
+        let r = &config.retention;
+        assert_eq!(r.max_bytes, Some(10 << 30));
+        assert_eq!(r.for_app("sidekiq").max_bytes, Some(200 << 20));
+        assert_eq!(r.for_app("sidekiq").max_age_secs, Some(3600));
+        assert_eq!(r.for_app("web").max_age_secs, Some(7 * 86_400));
+        assert_eq!(config.storage.segment_max_age_secs, 600);
+        let err = Config::from_toml("[retention]\nmax_bytes = \"lots\"\n").expect_err("bad");
+        assert!(err.contains("not a size"), "{err}");
+        let config =
+            Config::from_toml("[retention.apps.\"../x\"]\nmax_bytes = 1\n").expect("parses");
+        assert!(
+            config
+                .validate()
+                .expect_err("bad")
+                .to_string()
+                .contains("retention.apps")
+        );
     }
 
     #[test]

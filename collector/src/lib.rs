@@ -13,6 +13,7 @@ pub mod index;
 pub mod ingest;
 pub mod normalize;
 pub mod server;
+pub mod storage;
 pub mod wal;
 
 pub use config::Config;

@@ -2,6 +2,7 @@
 
 use std::fs::File;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -12,8 +13,9 @@ use tokio_util::task::TaskTracker;
 
 use crate::api::{ApiState, router};
 use crate::config::Config;
-use crate::index::{LogIndex, spawn_indexer};
+use crate::index::{LogIndex, PendingDeletes, spawn_indexer};
 use crate::ingest::{IngestContext, tcp, udp};
+use crate::storage::{FreeSpace, Store, spawn_sealer, statvfs_probe};
 use crate::wal::Wal;
 
 /// How long shutdown waits for connections to drain and storage to flush.
@@ -34,13 +36,47 @@ pub async fn run(
     shutdown: CancellationToken,
     on_ready: impl FnOnce(BoundAddrs),
 ) -> Result<()> {
+    run_with(config, shutdown, None, on_ready).await
+}
+
+/// [`run`] with a free-space probe of choice (tests simulate a filling disk with it).
+pub async fn run_with(
+    config: Config,
+    shutdown: CancellationToken,
+    free_space: Option<FreeSpace>,
+    on_ready: impl FnOnce(BoundAddrs),
+) -> Result<()> {
     config.validate()?;
     let data_dir = &config.data_dir;
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("while creating data dir {}", data_dir.display()))?;
     let lock = lock_data_dir(data_dir)?;
 
+    let started = std::time::Instant::now();
+    let (store, store_report) = Store::open(
+        data_dir,
+        config.storage.clone(),
+        config.retention.clone(),
+        free_space.unwrap_or_else(statvfs_probe),
+    )
+    .context("while opening the segment store")?;
+    let store = Arc::new(store);
+    tracing::info!(
+        segments = store_report.segments,
+        splits_rebuilt = store_report.splits_rebuilt,
+        segments_salvaged = store_report.segments_salvaged,
+        segments_dropped = store_report.segments_dropped,
+        records_lost = store_report.records_lost,
+        took_ms = started.elapsed().as_millis() as u64,
+        "opened the segment store"
+    );
     let index = LogIndex::open(&data_dir.join("index")).context("while opening the index")?;
+    let deletes = PendingDeletes::default();
+    // Records a crash left in the hot index after their segment was written.
+    deletes
+        .lock()
+        .expect("deletes")
+        .extend(store.sealed_through());
     let indexed_to = index
         .committed_location()
         .context("while reading the index commit")?;
@@ -57,6 +93,7 @@ pub async fn run(
         &index,
         config.index.writer_memory_bytes,
         Duration::from_millis(config.index.commit_interval_ms),
+        deletes.clone(),
         on_commit,
     )?;
     let started = std::time::Instant::now();
@@ -101,6 +138,7 @@ pub async fn run(
         max_frame_bytes: config.max_frame_bytes,
         handshake_timeout: Duration::from_millis(config.handshake_timeout_ms),
         token: token.clone(),
+        store: Some(store.clone()),
     };
     drop(wal);
     let tracker = TaskTracker::new();
@@ -116,8 +154,12 @@ pub async fn run(
         Arc::default(),
         shutdown.clone(),
     ));
+    let stop_sealer = Arc::new(AtomicBool::new(false));
+    let sealer = spawn_sealer(store.clone(), index.clone(), deletes, stop_sealer.clone())
+        .context("while starting the sealer")?;
     let app = router(ApiState {
         index: index.clone(),
+        store,
         token,
     });
     let http_shutdown = shutdown.clone();
@@ -142,9 +184,11 @@ pub async fn run(
         tracing::warn!("connections did not drain within the deadline");
     }
     // Every WAL handle is gone with the tasks: the writer thread ends, then the indexer commits.
+    stop_sealer.store(true, Ordering::SeqCst);
     let joined = tokio::task::spawn_blocking(move || {
         let _ = wal_thread.join();
         let _ = indexer.join.join();
+        let _ = sealer.join();
     });
     if tokio::time::timeout(SHUTDOWN_DEADLINE, joined)
         .await

@@ -51,8 +51,25 @@ pub struct SearchResponse {
 pub struct AppSummary {
     pub app: String,
     pub records: u64,
+    /// Raw message bytes.
+    #[serde(default)]
+    pub raw_bytes: u64,
+    /// Bytes of sealed segments with their indexes.
+    #[serde(default)]
+    pub disk_bytes: u64,
+    #[serde(default)]
+    pub segments: u64,
     pub first: Option<jiff::Timestamp>,
     pub last: Option<jiff::Timestamp>,
+    #[serde(default)]
+    pub retention: Retention,
+}
+
+/// An app's retention policy.
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
+pub struct Retention {
+    pub max_bytes: Option<u64>,
+    pub max_age_secs: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -6,4 +6,5 @@ mod protocol;
 mod rotation;
 mod run;
 mod search;
+mod storage;
 mod util;

@@ -54,18 +54,31 @@ pub struct Collector {
     pub http: SocketAddr,
     pub tcp: SocketAddr,
     pub udp: SocketAddr,
+    /// A config file passed with --config.
+    pub config: Option<PathBuf>,
     child: Option<Child>,
 }
 
 impl Collector {
     /// Starts a collector on free ports in `data_dir`.
     pub fn start(data_dir: &Path) -> Collector {
+        Collector::start_with(data_dir, None)
+    }
+
+    /// Starts a collector in `data_dir` with `config` (TOML) as its config file.
+    pub fn start_with(data_dir: &Path, config: Option<&str>) -> Collector {
         let any: SocketAddr = "127.0.0.1:0".parse().expect("addr");
+        let config = config.map(|text| {
+            let path = data_dir.with_extension("toml");
+            std::fs::write(&path, text).expect("write collector config");
+            path
+        });
         let mut c = Collector {
             data_dir: data_dir.to_owned(),
             http: any,
             tcp: any,
             udp: any,
+            config,
             child: None,
         };
         c.spawn();
@@ -73,7 +86,11 @@ impl Collector {
     }
 
     fn spawn(&mut self) {
-        let mut child = Command::new(bin("logq-collector"))
+        let mut cmd = Command::new(bin("logq-collector"));
+        if let Some(config) = &self.config {
+            cmd.arg("--config").arg(config);
+        }
+        let mut child = cmd
             .arg("--data-dir")
             .arg(&self.data_dir)
             .args(["--http-addr", &self.http.to_string()])
@@ -210,6 +227,18 @@ impl Drop for Shipper {
     fn drop(&mut self) {
         self.kill9();
     }
+}
+
+/// `GET` of an API path; returns (status, body).
+pub fn api_get(collector: &Collector, path: &str) -> (u16, String) {
+    let mut resp = ureq::get(format!("{}{path}", collector.url()))
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .call()
+        .expect("api request");
+    let status = resp.status().as_u16();
+    (status, resp.body_mut().read_to_string().expect("api body"))
 }
 
 /// How often each number of `seq=NNNNNN` lines of `app` is stored.

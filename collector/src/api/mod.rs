@@ -14,13 +14,15 @@ use logq_schemas::StoredRecord;
 use logq_schemas::timespec::parse_time_spec;
 use serde::{Deserialize, Serialize};
 
-use crate::index::{AppSummary, LogIndex, SearchError, SearchRequest};
+use crate::index::{LogIndex, SearchError, SearchRequest};
 use crate::ingest::token_matches;
+use crate::storage::{AppInfo, Store};
 
 /// Shared state of the HTTP handlers.
 #[derive(Debug, Clone)]
 pub struct ApiState {
     pub index: LogIndex,
+    pub store: Arc<Store>,
     pub token: Option<Arc<str>>,
 }
 
@@ -142,8 +144,8 @@ async fn search(
         limit: params.limit.unwrap_or(100),
     };
     let started = Instant::now();
-    let index = state.index.clone();
-    let result = tokio::task::spawn_blocking(move || index.search(&req))
+    let (index, store) = (state.index.clone(), state.store.clone());
+    let result = tokio::task::spawn_blocking(move || store.search(&index, &req))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
     Ok(Json(SearchResponse {
@@ -155,7 +157,7 @@ async fn search(
 
 #[derive(Debug, Serialize)]
 struct AppsResponse {
-    apps: Vec<AppSummary>,
+    apps: Vec<AppInfo>,
 }
 
 async fn apps(
@@ -163,8 +165,8 @@ async fn apps(
     headers: HeaderMap,
 ) -> Result<Json<AppsResponse>, ApiError> {
     authorize(&state, &headers)?;
-    let index = state.index.clone();
-    let apps = tokio::task::spawn_blocking(move || index.apps())
+    let (index, store) = (state.index.clone(), state.store.clone());
+    let apps = tokio::task::spawn_blocking(move || store.apps(&index))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
     Ok(Json(AppsResponse { apps }))

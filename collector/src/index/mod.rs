@@ -4,6 +4,7 @@
 //! which records are in the index, so that at start the WAL replays exactly the records the
 //! index lacks: a crash between a WAL write and an index commit neither loses nor doubles.
 
+mod hot;
 mod search;
 mod writer;
 
@@ -15,7 +16,9 @@ use thiserror::Error;
 
 use crate::wal::WalLocation;
 
+pub use hot::HotStats;
 pub use search::{AppSummary, SearchError, SearchRequest, SearchResult};
+pub(crate) use search::{build_query, time_id_key};
 pub use writer::{IndexerHandle, spawn_indexer};
 
 /// Failures opening or writing the index.
@@ -54,6 +57,10 @@ pub struct Fields {
     pub stream: Field,
     /// The original text, tokenized for full-text search.
     pub message: Field,
+    /// The message's length in bytes (fast): what sealing counts.
+    pub bytes: Field,
+    /// When the collector received the record, in nanoseconds (fast): what sealing ages by.
+    pub received: Field,
     /// The whole record as JSON, stored.
     pub record: Field,
 }
@@ -68,10 +75,16 @@ fn schema() -> (Schema, Fields) {
         level: b.add_text_field("level", STRING | FAST),
         stream: b.add_text_field("stream", STRING),
         message: b.add_text_field("message", TEXT),
+        bytes: b.add_u64_field("bytes", FAST),
+        received: b.add_i64_field("received", FAST),
         record: b.add_text_field("record", STORED),
     };
     (b.build(), fields)
 }
+
+/// Deletions the indexer thread applies at its next commit: each app's records with ids up
+/// to the value (they were sealed into segments).
+pub type PendingDeletes = std::sync::Arc<std::sync::Mutex<Vec<(String, u64)>>>;
 
 /// An open index with a reader that follows commits.
 #[derive(Clone)]
@@ -165,8 +178,14 @@ mod tests {
     fn indexed(batches: Vec<Durable>) -> (tempfile::TempDir, LogIndex) {
         let dir = tempfile::tempdir().expect("tempdir");
         let index = LogIndex::open(dir.path()).expect("open");
-        let indexer =
-            spawn_indexer(&index, 15_000_000, Duration::from_millis(10), |_| {}).expect("indexer");
+        let indexer = spawn_indexer(
+            &index,
+            15_000_000,
+            Duration::from_millis(10),
+            PendingDeletes::default(),
+            |_| {},
+        )
+        .expect("indexer");
         for b in batches {
             indexer.tx.send(b).expect("send");
         }

@@ -12,6 +12,9 @@ use thiserror::Error;
 
 use super::{LogIndex, nanos};
 
+/// A hot hit with its sort key (event time, id).
+pub type HotHit = ((i64, u64), StoredRecord);
+
 /// The most hits one search returns.
 pub const MAX_LIMIT: usize = 1_000_000;
 
@@ -59,7 +62,7 @@ pub struct AppSummary {
 }
 
 /// Sort key of a document: (event time, id); larger is newer.
-fn time_id_key(seg: &SegmentReader) -> impl FnMut(tantivy::DocId) -> (i64, u64) + use<> {
+pub(crate) fn time_id_key(seg: &SegmentReader) -> impl FnMut(tantivy::DocId) -> (i64, u64) + use<> {
     let time = seg.fast_fields().i64("time").expect("time is a fast field");
     let id = seg.fast_fields().u64("id").expect("id is a fast field");
     move |doc| {
@@ -70,70 +73,131 @@ fn time_id_key(seg: &SegmentReader) -> impl FnMut(tantivy::DocId) -> (i64, u64) 
     }
 }
 
-impl LogIndex {
-    /// Runs a search. Blocking: call from a blocking thread.
-    pub fn search(&self, req: &SearchRequest) -> Result<SearchResult, SearchError> {
-        if req.limit == 0 || req.limit > MAX_LIMIT {
+impl SearchRequest {
+    /// Refuses a limit out of range.
+    pub fn check(&self) -> Result<(), SearchError> {
+        if self.limit == 0 || self.limit > MAX_LIMIT {
             return Err(SearchError::BadRequest(format!(
                 "limit must be between 1 and {MAX_LIMIT}"
             )));
         }
-        let query = self.build_query(req)?;
+        Ok(())
+    }
+}
+
+/// The query of `req` against an index with the fields `message`, `app` and `time` (the hot
+/// index and every split), leaving out each app's records with ids up to `sealed[app]`.
+pub(crate) fn build_query(
+    index: &tantivy::Index,
+    req: &SearchRequest,
+    sealed: &std::collections::BTreeMap<String, u64>,
+) -> Result<Box<dyn Query>, SearchError> {
+    let schema = index.schema();
+    let field = |name: &str| schema.get_field(name).map_err(SearchError::Index);
+    let (message, app, time, id) = (
+        field("message")?,
+        field("app")?,
+        field("time")?,
+        field("id")?,
+    );
+    let text = req.query.trim();
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    if !text.is_empty() && text != "*" {
+        let mut parser = QueryParser::for_index(index, vec![message]);
+        parser.set_conjunction_by_default();
+        let q = parser
+            .parse_query(text)
+            .map_err(|e| SearchError::BadQuery(e.to_string()))?;
+        clauses.push((Occur::Must, q));
+    }
+    if !req.apps.is_empty() {
+        let any: Vec<(Occur, Box<dyn Query>)> = req
+            .apps
+            .iter()
+            .map(|a| {
+                let q: Box<dyn Query> = Box::new(TermQuery::new(
+                    Term::from_field_text(app, a),
+                    IndexRecordOption::Basic,
+                ));
+                (Occur::Should, q)
+            })
+            .collect();
+        clauses.push((Occur::Must, Box::new(BooleanQuery::new(any))));
+    }
+    if req.since.is_some() || req.until.is_some() {
+        let lower = req.since.map_or(Bound::Unbounded, |t| {
+            Bound::Included(Term::from_field_i64(time, nanos(t)))
+        });
+        let upper = req.until.map_or(Bound::Unbounded, |t| {
+            Bound::Included(Term::from_field_i64(time, nanos(t)))
+        });
+        clauses.push((Occur::Must, Box::new(RangeQuery::new(lower, upper))));
+    }
+    for (a, through) in sealed {
+        let q: Vec<(Occur, Box<dyn Query>)> = vec![
+            (
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_text(app, a),
+                    IndexRecordOption::Basic,
+                )),
+            ),
+            (
+                Occur::Must,
+                Box::new(RangeQuery::new(
+                    Bound::Unbounded,
+                    Bound::Included(Term::from_field_u64(id, *through)),
+                )),
+            ),
+        ];
+        clauses.push((Occur::MustNot, Box::new(BooleanQuery::new(q))));
+    }
+    if clauses.iter().all(|(o, _)| *o == Occur::MustNot) {
+        clauses.push((Occur::Must, Box::new(AllQuery)));
+    }
+    Ok(Box::new(BooleanQuery::new(clauses)))
+}
+
+impl LogIndex {
+    /// The newest `req.limit` hot records matching `req` (leaving out sealed ones), with
+    /// their sort keys, and the number of matches. Blocking.
+    pub fn search_hot(
+        &self,
+        req: &SearchRequest,
+        sealed: &std::collections::BTreeMap<String, u64>,
+    ) -> Result<(Vec<HotHit>, u64), SearchError> {
+        req.check()?;
+        let query = build_query(&self.index, req, sealed)?;
         let searcher = self.reader.searcher();
         let top = TopDocs::with_limit(req.limit).order_by(|seg: &SegmentReader| time_id_key(seg));
         let (docs, total) = searcher.search(&query, &(top, Count))?;
         let hits = docs
             .into_iter()
-            .map(|((_, id), addr)| load(&searcher, self.fields.record, addr, id))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(SearchResult {
-            hits,
-            total: total as u64,
-        })
+            .map(|(key, addr)| Ok((key, load(&searcher, self.fields.record, addr, key.1)?)))
+            .collect::<Result<Vec<_>, SearchError>>()?;
+        Ok((hits, total as u64))
     }
 
-    fn build_query(&self, req: &SearchRequest) -> Result<Box<dyn Query>, SearchError> {
-        let f = self.fields;
-        let text = req.query.trim();
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        if !text.is_empty() && text != "*" {
-            let mut parser = QueryParser::for_index(&self.index, vec![f.message]);
-            parser.set_conjunction_by_default();
-            let q = parser
-                .parse_query(text)
-                .map_err(|e| SearchError::BadQuery(e.to_string()))?;
-            clauses.push((Occur::Must, q));
-        }
-        if !req.apps.is_empty() {
-            let any: Vec<(Occur, Box<dyn Query>)> = req
-                .apps
-                .iter()
-                .map(|app| {
-                    let term = Term::from_field_text(f.app, app);
-                    let q: Box<dyn Query> =
-                        Box::new(TermQuery::new(term, IndexRecordOption::Basic));
-                    (Occur::Should, q)
-                })
-                .collect();
-            clauses.push((Occur::Must, Box::new(BooleanQuery::new(any))));
-        }
-        if req.since.is_some() || req.until.is_some() {
-            let lower = req.since.map_or(Bound::Unbounded, |t| {
-                Bound::Included(Term::from_field_i64(f.time, nanos(t)))
-            });
-            let upper = req.until.map_or(Bound::Unbounded, |t| {
-                Bound::Included(Term::from_field_i64(f.time, nanos(t)))
-            });
-            clauses.push((Occur::Must, Box::new(RangeQuery::new(lower, upper))));
-        }
-        Ok(match clauses.len() {
-            0 => Box::new(AllQuery),
-            _ => Box::new(BooleanQuery::new(clauses)),
+    /// Runs a search over the hot index alone. Blocking: call from a blocking thread.
+    pub fn search(&self, req: &SearchRequest) -> Result<SearchResult, SearchError> {
+        let (hits, total) = self.search_hot(req, &Default::default())?;
+        Ok(SearchResult {
+            hits: hits.into_iter().map(|(_, r)| r).collect(),
+            total,
         })
     }
 
     /// Every app with its record count and time range.
     pub fn apps(&self) -> Result<Vec<AppSummary>, SearchError> {
+        self.apps_excluding(&Default::default())
+    }
+
+    /// Every app with its record count and time range, leaving out each app's records with
+    /// ids up to `sealed[app]`.
+    pub fn apps_excluding(
+        &self,
+        sealed: &std::collections::BTreeMap<String, u64>,
+    ) -> Result<Vec<AppSummary>, SearchError> {
         let f = self.fields;
         let searcher = self.reader.searcher();
         let mut names = std::collections::BTreeSet::new();
@@ -149,7 +213,11 @@ impl LogIndex {
         }
         let mut out = Vec::with_capacity(names.len());
         for app in names {
-            let q = TermQuery::new(Term::from_field_text(f.app, &app), IndexRecordOption::Basic);
+            let only = SearchRequest {
+                apps: vec![app.clone()],
+                ..SearchRequest::default()
+            };
+            let q = build_query(&self.index, &only, sealed)?;
             let newest = TopDocs::with_limit(1).order_by(|seg: &SegmentReader| time_id_key(seg));
             let oldest = TopDocs::with_limit(1).order_by(|seg: &SegmentReader| {
                 let mut key = time_id_key(seg);

@@ -5,12 +5,16 @@ use std::time::{Duration, Instant};
 
 use tantivy::{IndexWriter, TantivyDocument};
 
-use super::{IndexError, LogIndex};
+use super::{IndexError, LogIndex, PendingDeletes};
 use crate::normalize::records_of;
 use crate::wal::{Durable, WalLocation};
 
-/// Capacity of the channel from the WAL to the indexer, in batches.
-const QUEUE_BATCHES: usize = 256;
+/// How often an idle indexer wakes to apply deletions of sealed records.
+const IDLE_WAKE: Duration = Duration::from_millis(500);
+/// Capacity of the channel from the WAL to the indexer, in batches. Small on purpose: when
+/// indexing falls behind, the WAL writer waits and acks slow down, so the WAL (deleted only
+/// once indexed) cannot outgrow the disk.
+const QUEUE_BATCHES: usize = 16;
 
 /// Handle to the running indexer.
 #[derive(Debug)]
@@ -25,16 +29,22 @@ pub fn spawn_indexer(
     index: &LogIndex,
     writer_memory_bytes: usize,
     commit_interval: Duration,
+    deletes: PendingDeletes,
     on_commit: impl Fn(WalLocation) + Send + 'static,
 ) -> Result<IndexerHandle, IndexError> {
     let writer: IndexWriter = index
         .index
         .writer_with_num_threads(1, writer_memory_bytes)?;
+    // Sealing deletes whole apps' records often: merge segments with deletions early so the
+    // hot index gives the space back.
+    let mut policy = tantivy::merge_policy::LogMergePolicy::default();
+    policy.set_del_docs_ratio_before_merge(0.2);
+    writer.set_merge_policy(Box::new(policy));
     let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE_BATCHES);
     let index = index.clone();
     let join = std::thread::Builder::new()
         .name("indexer".into())
-        .spawn(move || run(index, writer, rx, commit_interval, on_commit))
+        .spawn(move || run(index, writer, rx, commit_interval, deletes, on_commit))
         .map_err(|source| IndexError::Io {
             path: "indexer thread".into(),
             source,
@@ -47,15 +57,16 @@ fn run(
     mut writer: IndexWriter,
     rx: Receiver<Durable>,
     commit_interval: Duration,
+    deletes: PendingDeletes,
     on_commit: impl Fn(WalLocation),
 ) {
     let f = index.fields;
-    let mut last: Option<WalLocation> = None;
+    let mut last: Option<WalLocation> = index.committed_location().ok();
     let mut first_uncommitted: Option<Instant> = None;
     loop {
         let wait = first_uncommitted
             .map(|t| commit_interval.saturating_sub(t.elapsed()))
-            .unwrap_or(Duration::from_secs(3600));
+            .unwrap_or(IDLE_WAKE);
         let disconnected = match rx.recv_timeout(wait) {
             Ok(durable) => {
                 add(&mut writer, &f, &durable);
@@ -66,6 +77,15 @@ fn run(
             Err(RecvTimeoutError::Timeout) => false,
             Err(RecvTimeoutError::Disconnected) => true,
         };
+        let sealed: Vec<(String, u64)> = std::mem::take(&mut *deletes.lock().expect("deletes"));
+        for (app, through) in &sealed {
+            if let Err(e) = writer.delete_query(sealed_query(&f, app, *through)) {
+                tracing::error!(error = %e, %app, "cannot drop sealed records from the hot index");
+            }
+        }
+        if !sealed.is_empty() {
+            first_uncommitted.get_or_insert_with(Instant::now);
+        }
         let due = first_uncommitted.is_some_and(|t| t.elapsed() >= commit_interval);
         if (due || disconnected)
             && let Some(location) = last
@@ -85,6 +105,30 @@ fn run(
     }
 }
 
+/// `app`'s records with ids up to `through`.
+fn sealed_query(f: &super::Fields, app: &str, through: u64) -> Box<dyn tantivy::query::Query> {
+    use std::ops::Bound;
+    use tantivy::Term;
+    use tantivy::query::{BooleanQuery, Occur, RangeQuery, TermQuery};
+    use tantivy::schema::IndexRecordOption;
+    Box::new(BooleanQuery::new(vec![
+        (
+            Occur::Must,
+            Box::new(TermQuery::new(
+                Term::from_field_text(f.app, app),
+                IndexRecordOption::Basic,
+            )),
+        ),
+        (
+            Occur::Must,
+            Box::new(RangeQuery::new(
+                Bound::Unbounded,
+                Bound::Included(Term::from_field_u64(f.id, through)),
+            )),
+        ),
+    ]))
+}
+
 fn add(writer: &mut IndexWriter, f: &super::Fields, durable: &Durable) {
     for stored in records_of(&durable.batch) {
         let r = &stored.record;
@@ -96,6 +140,8 @@ fn add(writer: &mut IndexWriter, f: &super::Fields, durable: &Durable) {
         doc.add_text(f.level, r.level.map_or("none", |l| l.as_str()));
         doc.add_text(f.stream, &r.stream);
         doc.add_text(f.message, &r.message);
+        doc.add_u64(f.bytes, r.message.len() as u64);
+        doc.add_i64(f.received, super::nanos(r.received));
         doc.add_text(
             f.record,
             serde_json::to_string(&stored).expect("records serialize"),

@@ -14,6 +14,8 @@ pub struct IngestContext {
     pub max_frame_bytes: usize,
     pub handshake_timeout: std::time::Duration,
     pub token: Option<Arc<str>>,
+    /// Consulted for every batch: an app refused at the disk floor gets an error.
+    pub store: Option<Arc<crate::storage::Store>>,
 }
 
 /// Compares two secrets in time that depends only on their lengths.

@@ -155,6 +155,13 @@ async fn read_loop(
                 if let Err(err) = check_positions(&batch) {
                     return fail(err).await;
                 }
+                if ctx.store.as_ref().is_some_and(|s| s.is_refused(&meta.app)) {
+                    let msg = format!(
+                        "the collector is at its storage limit (global cap or free-disk floor) with nothing left to evict; app {:?} is refused until space returns (nothing was lost: resend later)",
+                        meta.app
+                    );
+                    return fail(ErrorFrame::fatal(ErrorCode::Unavailable, msg)).await;
+                }
                 let stream = batch.stream;
                 let append = Append {
                     meta,

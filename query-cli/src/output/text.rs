@@ -40,21 +40,57 @@ pub fn write_apps(out: &mut impl Write, apps: &[AppSummary], tz: &TimeZone) -> i
     let width = apps.iter().map(|a| a.app.len()).max().unwrap_or(3).max(3);
     writeln!(
         out,
-        "{:<width$}  {:>10}  {:<23}  {:<23}",
-        "APP", "RECORDS", "FIRST", "LAST"
+        "{:<width$}  {:>10}  {:>9}  {:>9}  {:<23}  {:<23}  RETENTION",
+        "APP", "RECORDS", "RAW", "ON DISK", "OLDEST", "NEWEST"
     )?;
     for a in apps {
         let t = |t: Option<jiff::Timestamp>| t.map_or_else(|| "-".to_owned(), |t| time(t, tz));
+        let size = a.retention.max_bytes.map_or_else(
+            || "no size limit".to_owned(),
+            |b| format!("max {}", bytes(b)),
+        );
+        let age = a
+            .retention
+            .max_age_secs
+            .map_or_else(|| "no age limit".to_owned(), |s| format!("max {}", age(s)));
         writeln!(
             out,
-            "{:<width$}  {:>10}  {:<23}  {:<23}",
+            "{:<width$}  {:>10}  {:>9}  {:>9}  {:<23}  {:<23}  {size}, {age}",
             a.app,
             a.records,
+            bytes(a.raw_bytes),
+            bytes(a.disk_bytes),
             t(a.first),
             t(a.last)
         )?;
     }
     Ok(())
+}
+
+/// A byte count in the largest binary unit that keeps it at or above 1 (`12.3 MiB`).
+fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+/// An age in its largest whole unit (`7d`, `12h`, `30m`, `45s`).
+fn age(secs: u64) -> String {
+    match secs {
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
 }
 
 #[cfg(test)]
@@ -83,5 +119,15 @@ mod tests {
             String::from_utf8(out).expect("utf8"),
             "2026-11-22 14:11:35.123 osm-app ERROR boom\n"
         );
+    }
+
+    #[test]
+    fn sizes_and_ages_read_naturally() {
+        assert_eq!(bytes(999), "999 B");
+        assert_eq!(bytes(200 * 1024 * 1024), "200.0 MiB");
+        assert_eq!(bytes(3 * 1024 * 1024 * 1024 / 2), "1.5 GiB");
+        assert_eq!(age(7 * 86_400), "7d");
+        assert_eq!(age(5400), "90m");
+        assert_eq!(age(61), "61s");
     }
 }

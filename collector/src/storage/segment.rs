@@ -1,0 +1,473 @@
+//! Sealed segment files: one app's records as independent zstd frames, scannable without the
+//! index and without the footer.
+//!
+//! Format v1 (all integers little endian):
+//! ```text
+//! segment = frame* footer
+//! frame   = "LQF1" | u32 compressed_len | u32 raw_len | u64 xxh3(compressed) | zstd bytes
+//!           (the raw bytes are records as JSON lines, `StoredRecord`, ids ascending)
+//! footer  = JSON (FooterV1) | u32 json_len | u64 xxh3(json) | "LOGQSEG1"
+//! ```
+//! The footer lists every frame (offset, sizes, ids, time range) and the segment totals; a
+//! reader trusts it only when its checksum holds. Without a valid footer, [`salvage`] walks
+//! the frame headers from the start and keeps every frame whose checksum holds.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+use logq_schemas::StoredRecord;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+use xxhash_rust::xxh3::xxh3_64;
+
+const FRAME_MAGIC: &[u8; 4] = b"LQF1";
+const FRAME_HEADER: usize = 4 + 4 + 4 + 8;
+const FOOTER_MAGIC: &[u8; 8] = b"LOGQSEG1";
+const FOOTER_TRAILER: usize = 4 + 8 + 8;
+/// The segment format this code writes.
+pub const VERSION: u32 = 1;
+
+/// Why a segment cannot be read (as a whole, or one frame of it).
+#[derive(Debug, Error)]
+pub enum SegmentError {
+    #[error("segment {path}: {source}")]
+    Io { path: String, source: io::Error },
+    #[error("segment {path}: {reason}")]
+    Corrupt { path: String, reason: String },
+}
+
+/// One frame as the footer describes it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FrameMeta {
+    /// Offset of the frame header in the file.
+    pub offset: u64,
+    pub compressed_len: u32,
+    pub raw_len: u32,
+    pub records: u32,
+    pub first_id: u64,
+    pub last_id: u64,
+    /// Event time range, nanoseconds since the epoch.
+    pub min_time: i64,
+    pub max_time: i64,
+    pub xxh3: u64,
+}
+
+/// The footer: what the segment holds.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Footer {
+    pub version: u32,
+    pub app: String,
+    pub frames: Vec<FrameMeta>,
+    pub records: u64,
+    pub raw_bytes: u64,
+    pub min_time: i64,
+    pub max_time: i64,
+    pub first_id: u64,
+    pub last_id: u64,
+}
+
+fn nanos(t: jiff::Timestamp) -> i64 {
+    crate::index::nanos(t)
+}
+
+/// Writes a segment: feed records in id order, then [`SegmentWriter::finish`].
+#[derive(Debug)]
+pub struct SegmentWriter {
+    file: File,
+    path: String,
+    level: i32,
+    frame_bytes: usize,
+    buf: Vec<u8>,
+    buf_meta: Option<FrameMeta>,
+    offset: u64,
+    footer: Footer,
+}
+
+impl SegmentWriter {
+    /// Creates `path` (which must not exist) for `app`'s records; frames hold about
+    /// `frame_bytes` raw bytes each, compressed at zstd `level`.
+    pub fn create(
+        path: &Path,
+        app: &str,
+        frame_bytes: usize,
+        level: i32,
+    ) -> Result<SegmentWriter, SegmentError> {
+        let file = File::options()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(io_err(path))?;
+        Ok(SegmentWriter {
+            file,
+            path: path.display().to_string(),
+            level,
+            frame_bytes: frame_bytes.max(1),
+            buf: Vec::new(),
+            buf_meta: None,
+            offset: 0,
+            footer: Footer {
+                version: VERSION,
+                app: app.to_owned(),
+                frames: Vec::new(),
+                records: 0,
+                raw_bytes: 0,
+                min_time: i64::MAX,
+                max_time: i64::MIN,
+                first_id: u64::MAX,
+                last_id: 0,
+            },
+        })
+    }
+
+    /// Appends a record; returns (frame index, slot in the frame) it will be found at.
+    pub fn push(&mut self, record: &StoredRecord) -> Result<(u32, u32), SegmentError> {
+        let t = nanos(record.record.time);
+        let meta = self.buf_meta.get_or_insert(FrameMeta {
+            offset: self.offset,
+            compressed_len: 0,
+            raw_len: 0,
+            records: 0,
+            first_id: record.id,
+            last_id: record.id,
+            min_time: t,
+            max_time: t,
+            xxh3: 0,
+        });
+        let slot = meta.records;
+        meta.records += 1;
+        meta.last_id = record.id;
+        meta.min_time = meta.min_time.min(t);
+        meta.max_time = meta.max_time.max(t);
+        serde_json::to_writer(&mut self.buf, record).expect("records serialize");
+        self.buf.push(b'\n');
+        let frame = self.footer.frames.len() as u32;
+        if self.buf.len() >= self.frame_bytes {
+            self.flush_frame()?;
+        }
+        Ok((frame, slot))
+    }
+
+    fn flush_frame(&mut self) -> Result<(), SegmentError> {
+        let Some(mut meta) = self.buf_meta.take() else {
+            return Ok(());
+        };
+        let compressed =
+            zstd::bulk::compress(&self.buf, self.level).map_err(|e| SegmentError::Io {
+                path: self.path.clone(),
+                source: e,
+            })?;
+        meta.compressed_len = compressed.len() as u32;
+        meta.raw_len = self.buf.len() as u32;
+        meta.xxh3 = xxh3_64(&compressed);
+        let mut header = Vec::with_capacity(FRAME_HEADER);
+        header.extend_from_slice(FRAME_MAGIC);
+        header.extend_from_slice(&meta.compressed_len.to_le_bytes());
+        header.extend_from_slice(&meta.raw_len.to_le_bytes());
+        header.extend_from_slice(&meta.xxh3.to_le_bytes());
+        self.write(&header)?;
+        self.write(&compressed)?;
+        let f = &mut self.footer;
+        f.records += u64::from(meta.records);
+        f.raw_bytes += u64::from(meta.raw_len);
+        f.min_time = f.min_time.min(meta.min_time);
+        f.max_time = f.max_time.max(meta.max_time);
+        f.first_id = f.first_id.min(meta.first_id);
+        f.last_id = f.last_id.max(meta.last_id);
+        f.frames.push(meta);
+        self.buf.clear();
+        Ok(())
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<(), SegmentError> {
+        self.file
+            .write_all(bytes)
+            .map_err(|source| SegmentError::Io {
+                path: self.path.clone(),
+                source,
+            })?;
+        self.offset += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Writes the last frame and the footer, fsyncs; returns the footer and the file size.
+    pub fn finish(mut self) -> Result<(Footer, u64), SegmentError> {
+        self.flush_frame()?;
+        let json = serde_json::to_vec(&self.footer).expect("footers serialize");
+        let mut trailer = Vec::with_capacity(json.len() + FOOTER_TRAILER);
+        trailer.extend_from_slice(&json);
+        trailer.extend_from_slice(&(json.len() as u32).to_le_bytes());
+        trailer.extend_from_slice(&xxh3_64(&json).to_le_bytes());
+        trailer.extend_from_slice(FOOTER_MAGIC);
+        self.write(&trailer)?;
+        self.file.sync_all().map_err(|source| SegmentError::Io {
+            path: self.path.clone(),
+            source,
+        })?;
+        Ok((self.footer, self.offset))
+    }
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> SegmentError + '_ {
+    move |source| SegmentError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+fn corrupt(path: &Path, reason: impl Into<String>) -> SegmentError {
+    SegmentError::Corrupt {
+        path: path.display().to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// An open segment file with a verified footer.
+#[derive(Debug)]
+pub struct SegmentFile {
+    file: File,
+    path: std::path::PathBuf,
+    pub footer: Footer,
+}
+
+impl SegmentFile {
+    /// Opens a segment and verifies its footer.
+    pub fn open(path: &Path) -> Result<SegmentFile, SegmentError> {
+        let file = File::open(path).map_err(io_err(path))?;
+        let len = file.metadata().map_err(io_err(path))?.len();
+        if len < FOOTER_TRAILER as u64 {
+            return Err(corrupt(path, "too short for a footer"));
+        }
+        let mut trailer = [0u8; FOOTER_TRAILER];
+        file.read_exact_at(&mut trailer, len - FOOTER_TRAILER as u64)
+            .map_err(io_err(path))?;
+        if &trailer[12..] != FOOTER_MAGIC {
+            return Err(corrupt(path, "no footer (bad magic)"));
+        }
+        let json_len = u64::from(u32::from_le_bytes(trailer[..4].try_into().expect("4")));
+        let sum = u64::from_le_bytes(trailer[4..12].try_into().expect("8"));
+        if json_len + FOOTER_TRAILER as u64 > len {
+            return Err(corrupt(path, "footer length out of range"));
+        }
+        let mut json = vec![0u8; json_len as usize];
+        file.read_exact_at(&mut json, len - FOOTER_TRAILER as u64 - json_len)
+            .map_err(io_err(path))?;
+        if xxh3_64(&json) != sum {
+            return Err(corrupt(path, "footer checksum mismatch"));
+        }
+        let footer: Footer = serde_json::from_slice(&json)
+            .map_err(|e| corrupt(path, format!("footer unreadable: {e}")))?;
+        if footer.version != VERSION {
+            return Err(corrupt(
+                path,
+                format!("unsupported segment version {}", footer.version),
+            ));
+        }
+        Ok(SegmentFile {
+            file,
+            path: path.to_owned(),
+            footer,
+        })
+    }
+
+    /// The raw bytes (JSON lines) of frame `i`, checked against its checksum.
+    pub fn frame_bytes(&self, i: usize) -> Result<Vec<u8>, SegmentError> {
+        let meta = self
+            .footer
+            .frames
+            .get(i)
+            .ok_or_else(|| corrupt(&self.path, format!("no frame {i}")))?;
+        read_frame(&self.file, &self.path, meta.offset, Some(meta)).map(|(raw, _)| raw)
+    }
+
+    /// The records of frame `i`.
+    pub fn frame(&self, i: usize) -> Result<Vec<StoredRecord>, SegmentError> {
+        parse_records(&self.path, &self.frame_bytes(i)?)
+    }
+}
+
+/// Reads the frame whose header is at `offset`; returns its raw bytes and the offset after it.
+fn read_frame(
+    file: &File,
+    path: &Path,
+    offset: u64,
+    expect: Option<&FrameMeta>,
+) -> Result<(Vec<u8>, u64), SegmentError> {
+    let mut header = [0u8; FRAME_HEADER];
+    file.read_exact_at(&mut header, offset)
+        .map_err(io_err(path))?;
+    if &header[..4] != FRAME_MAGIC {
+        return Err(corrupt(path, format!("no frame at offset {offset}")));
+    }
+    let clen = u32::from_le_bytes(header[4..8].try_into().expect("4"));
+    let rlen = u32::from_le_bytes(header[8..12].try_into().expect("4"));
+    let sum = u64::from_le_bytes(header[12..20].try_into().expect("8"));
+    if let Some(m) = expect
+        && (m.compressed_len != clen || m.raw_len != rlen || m.xxh3 != sum)
+    {
+        return Err(corrupt(
+            path,
+            format!("frame at {offset} disagrees with the footer"),
+        ));
+    }
+    let mut compressed = vec![0u8; clen as usize];
+    file.read_exact_at(&mut compressed, offset + FRAME_HEADER as u64)
+        .map_err(io_err(path))?;
+    if xxh3_64(&compressed) != sum {
+        return Err(corrupt(
+            path,
+            format!("frame at {offset}: checksum mismatch"),
+        ));
+    }
+    let raw = zstd::bulk::decompress(&compressed, rlen as usize)
+        .map_err(|e| corrupt(path, format!("frame at {offset}: {e}")))?;
+    Ok((raw, offset + FRAME_HEADER as u64 + u64::from(clen)))
+}
+
+fn parse_records(path: &Path, raw: &[u8]) -> Result<Vec<StoredRecord>, SegmentError> {
+    raw.split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).map_err(|e| corrupt(path, format!("bad record: {e}"))))
+        .collect()
+}
+
+/// What [`salvage`] recovered from a segment whose footer is unusable.
+#[derive(Debug, Default)]
+pub struct Salvaged {
+    pub records: Vec<StoredRecord>,
+    /// Frames whose checksum failed, and whether the walk stopped early.
+    pub bad_frames: u64,
+    pub stopped_early: bool,
+}
+
+/// Walks the frames of a damaged segment from its start, keeping every frame that checks out.
+/// A frame whose header is intact but whose data is damaged is skipped; a damaged header ends
+/// the walk.
+pub fn salvage(path: &Path) -> Result<Salvaged, SegmentError> {
+    let file = File::open(path).map_err(io_err(path))?;
+    let len = file.metadata().map_err(io_err(path))?.len();
+    let mut out = Salvaged::default();
+    let mut offset = 0;
+    while offset + FRAME_HEADER as u64 <= len {
+        let mut header = [0u8; FRAME_HEADER];
+        if file.read_exact_at(&mut header, offset).is_err() || &header[..4] != FRAME_MAGIC {
+            break;
+        }
+        let clen = u64::from(u32::from_le_bytes(header[4..8].try_into().expect("4")));
+        let next = offset + FRAME_HEADER as u64 + clen;
+        if next > len {
+            out.bad_frames += 1;
+            break;
+        }
+        match read_frame(&file, path, offset, None).and_then(|(raw, _)| parse_records(path, &raw)) {
+            Ok(records) => out.records.extend(records),
+            Err(_) => out.bad_frames += 1,
+        }
+        offset = next;
+    }
+    // The walk ended where the footer begins, or at damage.
+    out.stopped_early = !footer_spans(&file, offset, len);
+    Ok(out)
+}
+
+/// Whether the bytes from `offset` to `len` are exactly a footer.
+fn footer_spans(file: &File, offset: u64, len: u64) -> bool {
+    let mut trailer = [0u8; FOOTER_TRAILER];
+    len >= offset + FOOTER_TRAILER as u64
+        && file
+            .read_exact_at(&mut trailer, len - FOOTER_TRAILER as u64)
+            .is_ok()
+        && &trailer[12..] == FOOTER_MAGIC
+        && u64::from(u32::from_le_bytes(trailer[..4].try_into().expect("4")))
+            + FOOTER_TRAILER as u64
+            == len - offset
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use logq_schemas::Record;
+
+    use super::*;
+
+    pub(crate) fn record(id: u64, message: &str) -> StoredRecord {
+        let t: jiff::Timestamp = "2026-11-23T10:00:00Z".parse().expect("ts");
+        StoredRecord {
+            id,
+            record: Record {
+                time: t + jiff::SignedDuration::from_secs(id as i64),
+                received: t,
+                app: "web".into(),
+                host: "h".into(),
+                stream: "stdout".into(),
+                level: None,
+                format: "plain".into(),
+                message: message.into(),
+                fields: BTreeMap::new(),
+            },
+        }
+    }
+
+    fn write(path: &Path, n: u64) -> Footer {
+        let mut w = SegmentWriter::create(path, "web", 4096, 3).expect("create");
+        for id in 0..n {
+            w.push(&record(id, &format!("line {id} connect ECONNREFUSED")))
+                .expect("push");
+        }
+        w.finish().expect("finish").0
+    }
+
+    #[test]
+    fn frames_roundtrip_through_the_footer() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.seg");
+        let footer = write(&path, 1000);
+        assert!(footer.frames.len() > 5, "{} frames", footer.frames.len());
+        assert_eq!(
+            (footer.records, footer.first_id, footer.last_id),
+            (1000, 0, 999)
+        );
+        let seg = SegmentFile::open(&path).expect("open");
+        assert_eq!(seg.footer, footer);
+        let mut ids = Vec::new();
+        for i in 0..footer.frames.len() {
+            ids.extend(seg.frame(i).expect("frame").into_iter().map(|r| r.id));
+        }
+        assert_eq!(ids, (0..1000).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn damage_is_detected_and_salvage_keeps_the_intact_frames() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.seg");
+        let footer = write(&path, 1000);
+        let mut bytes = std::fs::read(&path).expect("read");
+        // Flip a byte inside frame 2's data, and one in the footer.
+        let at = footer.frames[2].offset as usize + FRAME_HEADER + 10;
+        bytes[at] ^= 0x55;
+        let last = bytes.len() - 30;
+        bytes[last] ^= 0x55;
+        std::fs::write(&path, &bytes).expect("write");
+        assert!(matches!(
+            SegmentFile::open(&path),
+            Err(SegmentError::Corrupt { .. })
+        ));
+        let s = salvage(&path).expect("salvage");
+        assert_eq!(s.bad_frames, 1);
+        assert!(!s.stopped_early);
+        assert_eq!(
+            s.records.len() as u32 + footer.frames[2].records,
+            1000,
+            "only the damaged frame is lost"
+        );
+        // Truncated mid-frame: the frames before the cut survive.
+        let cut = footer.frames[4].offset as usize + 7;
+        std::fs::write(&path, &bytes[..cut]).expect("truncate");
+        let s = salvage(&path).expect("salvage");
+        let before: u32 = footer.frames[..4].iter().map(|f| f.records).sum();
+        assert_eq!(s.records.len() as u32, before - footer.frames[2].records);
+        assert!(s.stopped_early);
+    }
+}

@@ -1,0 +1,167 @@
+//! Splits: the tantivy index of one sealed segment, built from the segment alone (so it can
+//! always be rebuilt). The message is indexed but not stored; a hit points at its frame and
+//! slot in the segment.
+
+use std::path::Path;
+
+use tantivy::collector::{Count, TopDocs};
+use tantivy::query::Query;
+use tantivy::schema::{FAST, Field, INDEXED, STRING, Schema, TEXT};
+use tantivy::{Index, IndexReader, ReloadPolicy, SegmentReader, TantivyDocument};
+
+use super::segment::SegmentFile;
+use crate::index::{IndexError, nanos, time_id_key};
+
+/// Where a hit lives, with its sort key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SplitHit {
+    pub time: i64,
+    pub id: u64,
+    pub frame: u32,
+    pub slot: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Fields {
+    id: Field,
+    time: Field,
+    app: Field,
+    host: Field,
+    level: Field,
+    stream: Field,
+    message: Field,
+    frame: Field,
+    slot: Field,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let fields = Fields {
+        id: b.add_u64_field("id", FAST | INDEXED),
+        time: b.add_i64_field("time", FAST | INDEXED),
+        app: b.add_text_field("app", STRING | FAST),
+        host: b.add_text_field("host", STRING | FAST),
+        level: b.add_text_field("level", STRING | FAST),
+        stream: b.add_text_field("stream", STRING),
+        message: b.add_text_field("message", TEXT),
+        frame: b.add_u64_field("frame", FAST),
+        slot: b.add_u64_field("slot", FAST),
+    };
+    (b.build(), fields)
+}
+
+/// An open split.
+#[derive(Clone)]
+pub struct Split {
+    pub index: Index,
+    reader: IndexReader,
+}
+
+impl std::fmt::Debug for Split {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Split").finish_non_exhaustive()
+    }
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> IndexError + '_ {
+    move |source| IndexError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+impl Split {
+    /// Builds the split of `segment` in `dir` (via a temporary directory renamed into place).
+    pub fn build(dir: &Path, segment: &SegmentFile) -> Result<Split, IndexError> {
+        let tmp = dir.with_extension("split.tmp");
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
+        let (schema, f) = schema();
+        let index = Index::create_in_dir(&tmp, schema)?;
+        let mut writer = index.writer_with_num_threads(1, 64 * 1024 * 1024)?;
+        for frame in 0..segment.footer.frames.len() {
+            let records = segment.frame(frame).map_err(|e| {
+                IndexError::Payload(format!("cannot read the segment to index it: {e}"))
+            })?;
+            for (slot, stored) in records.iter().enumerate() {
+                let r = &stored.record;
+                let mut doc = TantivyDocument::new();
+                doc.add_u64(f.id, stored.id);
+                doc.add_i64(f.time, nanos(r.time));
+                doc.add_text(f.app, &r.app);
+                doc.add_text(f.host, &r.host);
+                doc.add_text(f.level, r.level.map_or("none", |l| l.as_str()));
+                doc.add_text(f.stream, &r.stream);
+                doc.add_text(f.message, &r.message);
+                doc.add_u64(f.frame, frame as u64);
+                doc.add_u64(f.slot, slot as u64);
+                writer.add_document(doc)?;
+            }
+        }
+        writer.commit()?;
+        writer.wait_merging_threads()?;
+        drop(index);
+        let _ = std::fs::remove_dir_all(dir);
+        std::fs::rename(&tmp, dir).map_err(io(dir))?;
+        if let Some(parent) = dir.parent() {
+            std::fs::File::open(parent)
+                .and_then(|d| d.sync_all())
+                .map_err(io(parent))?;
+        }
+        Split::open(dir)
+    }
+
+    /// Opens a built split.
+    pub fn open(dir: &Path) -> Result<Split, IndexError> {
+        let index = Index::open_in_dir(dir)?;
+        let expected = schema().0;
+        if index.schema() != expected {
+            return Err(IndexError::Payload(format!(
+                "split {} has another schema",
+                dir.display()
+            )));
+        }
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(Split { index, reader })
+    }
+
+    /// The newest `limit` hits of `query` (by event time, then id) and the number of matches.
+    pub fn search(
+        &self,
+        query: &dyn Query,
+        limit: usize,
+    ) -> Result<(Vec<SplitHit>, u64), tantivy::TantivyError> {
+        let searcher = self.reader.searcher();
+        let top = TopDocs::with_limit(limit).order_by(|seg: &SegmentReader| time_id_key(seg));
+        let (docs, total) = searcher.search(query, &(top, Count))?;
+        let mut hits = Vec::with_capacity(docs.len());
+        for ((time, id), addr) in docs {
+            let seg = searcher.segment_reader(addr.segment_ord);
+            let frame = seg.fast_fields().u64("frame")?;
+            let slot = seg.fast_fields().u64("slot")?;
+            hits.push(SplitHit {
+                time,
+                id,
+                frame: frame.first(addr.doc_id).unwrap_or(0) as u32,
+                slot: slot.first(addr.doc_id).unwrap_or(0) as u32,
+            });
+        }
+        Ok((hits, total as u64))
+    }
+}
+
+/// Bytes a directory's files take.
+pub fn dir_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| e.metadata().ok())
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
