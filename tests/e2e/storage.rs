@@ -201,3 +201,100 @@ fn a_runaway_app_loses_its_own_oldest_data_and_nobody_elses_on_a_small_disk() {
     );
     drop(shippers);
 }
+
+/// Ships `lines` numbered lines for `app` through `logq-shipper pipe` and waits for it.
+fn pipe_lines(collector: &Collector, state: &Path, app: &str, lines: u64) {
+    let mut child = Command::new(bin("logq-shipper"))
+        .args(["--to", &collector.tcp.to_string()])
+        .arg("--state-dir")
+        .arg(state)
+        .args(["pipe", "--app", app])
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("spawn shipper");
+    let text: String = (0..lines)
+        .map(|n| format!("seq={n:06} {app} payload lorem ipsum dolor sit amet\n"))
+        .collect();
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("write");
+    assert!(child.wait().expect("wait").success());
+}
+
+/// The segment files of `app`, oldest first.
+fn segments_of(data: &Path, app: &str) -> Vec<PathBuf> {
+    let mut segs: Vec<PathBuf> = std::fs::read_dir(data.join("segments").join(app))
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "seg"))
+                .collect()
+        })
+        .unwrap_or_default();
+    segs.sort();
+    segs
+}
+
+#[test]
+fn damaged_segments_footers_and_splits_are_repaired_or_counted_and_the_rest_served() {
+    const LINES: u64 = 3_000;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    // Seal every second so each app's lines land in segments.
+    let config = "[storage]\nsegment_max_age_secs = 1\nframe_bytes = 4096\n";
+    let mut collector = Collector::start_with(&data, Some(config));
+    let apps = ["cut", "footer", "split", "gone"];
+    for app in apps {
+        pipe_lines(&collector, &tmp.path().join("state"), app, LINES);
+    }
+    wait_until(Duration::from_secs(60), "every app sealed", || {
+        apps.iter().all(|app| {
+            let (_, body) = crate::util::api_get(&collector, "/api/v1/apps");
+            let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+            v["apps"].as_array().expect("apps").iter().any(|a| {
+                a["app"] == *app && a["segments"].as_u64() >= Some(1) && a["records"] == LINES
+            }) && segments_of(&data, app).len() == 1
+        })
+    });
+    // Let the indexer drop the sealed records from the hot index, then stop hard.
+    std::thread::sleep(Duration::from_secs(2));
+    collector.kill9();
+
+    // A segment cut in the middle of a frame, a flipped byte in a footer, a split deleted,
+    // a segment deleted.
+    let cut = &segments_of(&data, "cut")[0];
+    let len = std::fs::metadata(cut).expect("stat").len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(cut)
+        .expect("open")
+        .set_len(len / 2)
+        .expect("truncate");
+    let footer = &segments_of(&data, "footer")[0];
+    let mut bytes = std::fs::read(footer).expect("read");
+    let at = bytes.len() - 40;
+    bytes[at] ^= 0x20;
+    std::fs::write(footer, &bytes).expect("write");
+    std::fs::remove_dir_all(segments_of(&data, "split")[0].with_extension("split")).expect("rm");
+    std::fs::remove_file(&segments_of(&data, "gone")[0]).expect("rm");
+
+    collector.restart();
+    let count = |app: &str| collector.count(app);
+    let cut_left = count("cut");
+    assert!(
+        cut_left > 0 && cut_left < LINES,
+        "the frames before the cut survive: {cut_left}"
+    );
+    assert_eq!(count("footer"), LINES, "a damaged footer loses nothing");
+    assert_eq!(count("split"), LINES, "a lost split is rebuilt");
+    assert_eq!(count("gone"), 0, "a deleted segment is gone, and said so");
+    // What survives is searchable by content.
+    let (hits, _) = collector.search(&[("q", "seq=000000"), ("app", "split")]);
+    assert_eq!(hits.len(), 1);
+    let (hits, _) = collector.search(&[("q", "seq=000000"), ("app", "cut")]);
+    assert_eq!(hits.len(), 1, "the first frame of the cut segment survives");
+}

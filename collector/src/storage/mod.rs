@@ -1139,4 +1139,40 @@ mod tests {
         store.enforce_retention(&hot_stats);
         assert!(!store.is_refused("runaway"));
     }
+
+    /// Opening 1,000 segments reads only their footers and opens their splits. The time is
+    /// printed (`cargo test -p logq-collector thousand -- --nocapture`), not asserted: the
+    /// machines are shared.
+    #[test]
+    fn a_thousand_segments_open_and_serve() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let hot = hot(dir.path(), "web", 0, 50);
+        let first = {
+            let (store, _) = open(dir.path(), RetentionConfig::default());
+            store.seal(&hot, "web", None, 49).expect("seal")
+        };
+        let app_dir = dir.path().join("segments/web");
+        let seg = app_dir.join(format!("{:010}.seg", first.seq));
+        for seq in 1..1000u64 {
+            let to = app_dir.join(format!("{seq:010}.seg"));
+            std::fs::copy(&seg, &to).expect("copy segment");
+            let split_to = to.with_extension("split");
+            std::fs::create_dir(&split_to).expect("mkdir");
+            for f in std::fs::read_dir(seg.with_extension("split"))
+                .expect("ls")
+                .flatten()
+            {
+                std::fs::copy(f.path(), split_to.join(f.file_name())).expect("copy split");
+            }
+        }
+        let started = Instant::now();
+        let (store, report) = open(dir.path(), RetentionConfig::default());
+        let took = started.elapsed();
+        eprintln!("opened {} segments in {took:?}", report.segments);
+        assert_eq!((report.segments, report.splits_rebuilt), (1000, 0));
+        let mut r = req("econnrefused", 10);
+        r.apps = vec!["web".into()];
+        let found = store.search(&hot, &r).expect("search");
+        assert_eq!(found.total, 25 * 1000);
+    }
 }

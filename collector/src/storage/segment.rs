@@ -470,4 +470,42 @@ mod tests {
         assert_eq!(s.records.len() as u32, before - footer.frames[2].records);
         assert!(s.stopped_early);
     }
+
+    /// The committed v1 fixture (tests/data/segments/v1.seg) still reads, frame by frame and
+    /// by salvage. `LOGQ_BLESS=1` writes it (only when the format version changes on purpose;
+    /// then keep the old fixture under its version's name).
+    #[test]
+    fn the_committed_v1_fixture_still_reads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/segments/v1.seg");
+        let want: Vec<StoredRecord> = (0..300)
+            .map(|id| {
+                let mut r = record(id, &format!("fixture line {id} GET /api/v1/items/{id} 200"));
+                if id % 50 == 0 {
+                    r.record.level = Some(logq_schemas::Level::Error);
+                    r.record
+                        .fields
+                        .insert("request_id".into(), serde_json::json!(format!("{id:08x}")));
+                }
+                r
+            })
+            .collect();
+        if std::env::var_os("LOGQ_BLESS").is_some() {
+            std::fs::create_dir_all(path.parent().expect("dir")).expect("mkdir");
+            let _ = std::fs::remove_file(&path);
+            let mut w = SegmentWriter::create(&path, "web", 4096, 3).expect("create");
+            for r in &want {
+                w.push(r).expect("push");
+            }
+            w.finish().expect("finish");
+        }
+        let seg = SegmentFile::open(&path).expect("the v1 fixture opens");
+        assert_eq!(seg.footer.version, 1);
+        assert_eq!((seg.footer.app.as_str(), seg.footer.records), ("web", 300));
+        let mut got = Vec::new();
+        for i in 0..seg.footer.frames.len() {
+            got.extend(seg.frame(i).expect("frame"));
+        }
+        assert_eq!(got, want);
+        assert_eq!(salvage(&path).expect("salvage").records, want);
+    }
 }
