@@ -76,7 +76,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("while starting the runtime")?;
-    runtime.block_on(async move {
+    let result = runtime.block_on(async move {
         let shutdown = CancellationToken::new();
         tokio::spawn(signal_shutdown(shutdown.clone()));
         logq_collector::server::run(config, shutdown, |addrs| {
@@ -87,7 +87,10 @@ fn run(args: Args) -> anyhow::Result<()> {
             );
         })
         .await
-    })
+    });
+    // Whatever is still blocked (the shutdown deadline passed) must not keep the process.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    result
 }
 
 async fn signal_shutdown(shutdown: CancellationToken) {

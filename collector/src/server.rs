@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::index::{LogIndex, PendingDeletes, spawn_indexer};
 use crate::ingest::{IngestContext, tcp, udp};
 use crate::storage::{FreeSpace, Store, spawn_sealer, statvfs_probe};
-use crate::wal::Wal;
+use crate::wal::{IndexedMarker, Wal};
 
 /// How long shutdown waits for connections to drain and storage to flush.
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
@@ -80,12 +80,14 @@ pub async fn run_with(
     let indexed_to = index
         .committed_location()
         .context("while reading the index commit")?;
-    let wal_cell: Arc<OnceLock<Wal>> = Arc::new(OnceLock::new());
+    // The indexer tells the WAL what is indexed through a marker, never a `Wal` handle: a
+    // `Wal` would keep the writer thread (and so the indexer) alive forever at shutdown.
+    let wal_cell: Arc<OnceLock<IndexedMarker>> = Arc::new(OnceLock::new());
     let on_commit = {
         let wal_cell = wal_cell.clone();
         move |location| {
-            if let Some(wal) = wal_cell.get() {
-                wal.mark_indexed(location);
+            if let Some(marker) = wal_cell.get() {
+                marker.mark(location);
             }
         }
     };
@@ -106,7 +108,7 @@ pub async fn run_with(
     )
     .context("while opening the write-ahead log")?;
     drop(indexer.tx);
-    let _ = wal_cell.set(wal.clone());
+    let _ = wal_cell.set(wal.indexed_marker());
     tracing::info!(
         files = report.files,
         batches = report.batches,

@@ -267,7 +267,31 @@ impl Wal {
 
     /// Tells the WAL that every record in files below `file` is in the index.
     pub fn mark_indexed(&self, location: WalLocation) {
-        self.shared
+        self.indexed_marker().mark(location);
+    }
+
+    /// A handle that only records indexing progress. Unlike a [`Wal`], it does not keep the
+    /// writer thread alive: the indexer holds one, and the writer must end at shutdown once
+    /// every connection has dropped its `Wal`.
+    pub fn indexed_marker(&self) -> IndexedMarker {
+        IndexedMarker(self.shared.clone())
+    }
+}
+
+/// See [`Wal::indexed_marker`].
+#[derive(Clone)]
+pub struct IndexedMarker(Arc<Shared>);
+
+impl std::fmt::Debug for IndexedMarker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IndexedMarker").finish_non_exhaustive()
+    }
+}
+
+impl IndexedMarker {
+    /// Records that everything up to `location` is indexed.
+    pub fn mark(&self, location: WalLocation) {
+        self.0
             .indexed_file
             .fetch_max(location.file, Ordering::Relaxed);
     }

@@ -127,3 +127,23 @@ fn pipe_ships_stdin_and_exits_0_once_everything_is_acked() {
     let want: Vec<&str> = input.lines().collect();
     assert_eq!(got, want, "every line, in order, exactly once");
 }
+
+/// Regression: the indexer held a WAL handle, so the WAL writer never ended and SIGTERM left
+/// the collector running forever.
+#[test]
+fn sigterm_stops_the_collector_within_10s_keeping_what_it_acked() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut collector = Collector::start(&tmp.path().join("data"));
+    let (log, written, handle) = setup(tmp.path(), 20_000);
+    let shipper = Shipper::tail(&collector, &tmp.path().join("state"), &log, APP);
+    wait_stored(&collector, &written, 5_000);
+    let (status, took) = collector
+        .terminate(Duration::from_secs(12))
+        .expect("the collector exits on SIGTERM");
+    assert!(status.success(), "{status}");
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    collector.restart();
+    handle.join().expect("writer");
+    assert_exactly_once(&collector, 20_000);
+    drop(shipper);
+}

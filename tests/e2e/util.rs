@@ -139,6 +139,27 @@ impl Collector {
         }
     }
 
+    /// SIGTERM; returns how the collector exited and how long it took (None: still running
+    /// after `limit`, then killed).
+    pub fn terminate(&mut self, limit: Duration) -> Option<(std::process::ExitStatus, Duration)> {
+        let mut child = self.child.take()?;
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if let Some(exit) = child.try_wait().expect("try_wait") {
+                return Some((exit, started.elapsed()));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child.kill().expect("kill collector");
+        child.wait().expect("reap collector");
+        None
+    }
+
     pub fn url(&self) -> String {
         format!("http://{}", self.http)
     }
