@@ -6,7 +6,9 @@ use std::path::Path;
 
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::Query;
-use tantivy::schema::{FAST, Field, INDEXED, STRING, Schema, TEXT};
+use tantivy::schema::{
+    FAST, Field, INDEXED, IndexRecordOption, STRING, Schema, TextFieldIndexing, TextOptions,
+};
 use tantivy::{Index, IndexReader, ReloadPolicy, SegmentReader, TantivyDocument};
 
 use super::segment::SegmentFile;
@@ -43,7 +45,16 @@ fn schema() -> (Schema, Fields) {
         host: b.add_text_field("host", STRING | FAST),
         level: b.add_text_field("level", STRING | FAST),
         stream: b.add_text_field("stream", STRING),
-        message: b.add_text_field("message", TEXT),
+        // Hits are ordered by time, never scored: no field norms (4% of a split).
+        message: b.add_text_field(
+            "message",
+            TextOptions::default().set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer("default")
+                    .set_fieldnorms(false)
+                    .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+            ),
+        ),
         frame: b.add_u64_field("frame", FAST),
         slot: b.add_u64_field("slot", FAST),
     };
