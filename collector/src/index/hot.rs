@@ -209,4 +209,35 @@ impl LogIndex {
         }
         Ok(())
     }
+
+    /// Every hot record matching `req`'s apps and time range (its query text is ignored),
+    /// leaving out sealed ones, for which `keep` holds; with sort keys. For the scan fallback.
+    pub fn scan_hot(
+        &self,
+        req: &super::SearchRequest,
+        sealed: &BTreeMap<String, u64>,
+        mut keep: impl FnMut(&StoredRecord) -> bool,
+    ) -> Result<Vec<super::search::HotHit>, SearchError> {
+        let filter = super::SearchRequest {
+            query: String::new(),
+            ..req.clone()
+        };
+        let q = super::build_query(&self.index, &filter, sealed)?;
+        let searcher = self.reader.searcher();
+        let ids = searcher.search(&q, &IdsCollector)?;
+        let mut out = Vec::new();
+        for (id, addr) in ids {
+            let doc: TantivyDocument = searcher.doc(addr)?;
+            let json = doc
+                .get_first(self.fields.record)
+                .and_then(|v| v.as_str())
+                .ok_or(SearchError::Corrupt(id))?;
+            let r: StoredRecord =
+                serde_json::from_str(json).map_err(|_| SearchError::Corrupt(id))?;
+            if keep(&r) {
+                out.push(((super::nanos(r.record.time), r.id), r));
+            }
+        }
+        Ok(out)
+    }
 }

@@ -17,7 +17,7 @@ use thiserror::Error;
 use crate::wal::WalLocation;
 
 pub use hot::HotStats;
-pub use search::{AppSummary, SearchError, SearchRequest, SearchResult};
+pub use search::{AppSummary, HotHit, SearchError, SearchRequest, SearchResult};
 pub(crate) use search::{build_query, time_id_key};
 pub use writer::{IndexerHandle, spawn_indexer};
 

@@ -7,6 +7,7 @@
 //! unreadable, and each app's "sealed through" id (records up to it live in segments, so the
 //! hot index leaves them out) is the highest id of its segments.
 
+pub mod scan;
 pub mod segment;
 pub mod split;
 
@@ -398,6 +399,9 @@ impl Store {
     /// newest first. Blocking.
     pub fn search(&self, hot: &LogIndex, req: &SearchRequest) -> Result<SearchResult, SearchError> {
         req.check()?;
+        if let Some(re) = scan::regex_of(&req.query) {
+            return self.scan(hot, req, &re?);
+        }
         let sealed_through = self.sealed_through();
         let (hot_hits, hot_total) = hot.search_hot(req, &sealed_through)?;
         let since = req.since.map(crate::index::nanos);
@@ -454,6 +458,58 @@ impl Store {
             }
         }
         Ok(SearchResult { hits, total })
+    }
+
+    /// The scan fallback (see [`scan`]): every record of the pruned segments and of the hot
+    /// index is matched against `re`. Blocking.
+    fn scan(
+        &self,
+        hot: &LogIndex,
+        req: &SearchRequest,
+        re: &regex::Regex,
+    ) -> Result<SearchResult, SearchError> {
+        let sealed_through = self.sealed_through();
+        let mut newest = scan::Newest::new(req.limit);
+        for (key, r) in hot.scan_hot(req, &sealed_through, |r| re.is_match(&r.record.message))? {
+            newest.push(key, r);
+        }
+        let since = req.since.map(crate::index::nanos);
+        let until = req.until.map(crate::index::nanos);
+        let candidates: Vec<Arc<Sealed>> = {
+            let st = self.state.read().expect("store lock");
+            st.sealed
+                .values()
+                .filter(|s| req.apps.is_empty() || req.apps.contains(&s.meta.app))
+                .filter(|s| since.is_none_or(|t| s.meta.max_time >= t))
+                .filter(|s| until.is_none_or(|t| s.meta.min_time <= t))
+                .cloned()
+                .collect()
+        };
+        for s in candidates {
+            for (i, f) in s.file.footer.frames.iter().enumerate() {
+                if since.is_some_and(|t| f.max_time < t) || until.is_some_and(|t| f.min_time > t) {
+                    continue;
+                }
+                let records = match s.file.frame(i) {
+                    Ok(records) => records,
+                    Err(e) => {
+                        tracing::error!(error = %e, "a segment frame is damaged; left out of the scan and salvaged later");
+                        self.damaged.lock().expect("damaged").insert(s.meta.seq);
+                        continue;
+                    }
+                };
+                for r in records {
+                    if scan::matches(req, re, &r) {
+                        newest.push((crate::index::nanos(r.record.time), r.id), r);
+                    }
+                }
+            }
+        }
+        let total = newest.total;
+        Ok(SearchResult {
+            hits: newest.into_newest_first(),
+            total,
+        })
     }
 
     /// Every app with what it holds, hot and sealed, and its retention policy.
@@ -995,6 +1051,17 @@ mod tests {
         let refused = store.search(&hot, &req("econnrefused", 5)).expect("search");
         assert_eq!(ids(&refused), [398, 396, 394, 392, 390]);
         assert_eq!(refused.total, 200);
+        // The scan fallback finds what no token holds, hot and sealed alike, never twice.
+        let scanned = store
+            .search(&hot, &req("/line [13]\\d0 conn/i", 100))
+            .expect("scan");
+        let want: Vec<u64> = (0..400)
+            .rev()
+            .filter(|id| (100..200).contains(id) || (300..400).contains(id))
+            .filter(|id| id % 10 == 0)
+            .collect();
+        assert_eq!(ids(&scanned), want);
+        assert_eq!(scanned.total, want.len() as u64);
         let mut old = req("econnrefused", 3);
         old.until = Some("2026-11-23T10:02:00Z".parse().expect("ts"));
         let old = store.search(&hot, &old).expect("search");

@@ -385,7 +385,7 @@ fn footer_spans(file: &File, offset: u64, len: u64) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::collections::BTreeMap;
 
     use logq_schemas::Record;

@@ -214,10 +214,16 @@ impl Tailer {
         self.last_scan = Some(Instant::now());
         let seen = self.expand();
         for t in &mut self.files {
+            let was = t.reachable;
             t.reachable = false;
             if let Some(path) = t.key.and_then(|k| seen.get(&k)) {
                 t.reachable = true;
                 t.path.clone_from(path);
+            }
+            if was && !t.reachable {
+                // Rotated away just now: the writer may still append before it reopens, so
+                // the wait runs from here, not from the file's last write.
+                t.last_change = Instant::now();
             }
         }
         for p in &mut self.pending {
@@ -729,6 +735,7 @@ fn drain(rx: &std_mpsc::Receiver<bool>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::source::{Placement, SourceEvent};
 
     #[test]
     fn watch_roots() {
@@ -746,5 +753,60 @@ mod tests {
         );
         assert_eq!(watch_root("/srv/*/x.log"), (PathBuf::from("/srv"), true));
         assert_eq!(watch_root("app.log"), (PathBuf::from("."), false));
+    }
+
+    /// Regression (found by the symlink e2e test under load): a file idle for longer than
+    /// `rotate_wait` was let go the moment it was rotated away, losing what the writer still
+    /// appended before reopening. The wait now runs from the rotation.
+    #[test]
+    fn a_long_idle_file_rotated_away_still_gets_its_late_lines() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = dir.path().join("app.log");
+        std::fs::write(&log, "first line\n").expect("write");
+        let (tx, mut rx) = mpsc::channel(64);
+        let mut tailer = Tailer::new(
+            TailConfig {
+                patterns: vec![log.display().to_string()],
+                app: "a".into(),
+                format: None,
+                max_line_bytes: 1024,
+                partial_flush: Duration::from_secs(60),
+                rotate_wait: Duration::from_millis(300),
+                max_source_bytes: None,
+                scan_interval: Duration::ZERO,
+            },
+            Vec::new(),
+            tx,
+        );
+        tailer.step(true).expect("step");
+        let Ok(SourceEvent::Register { seek, .. }) = rx.try_recv() else {
+            panic!("registered")
+        };
+        seek.set(Placement::At {
+            generation: 1,
+            position: 0,
+        });
+        tailer.step(true).expect("step");
+        let mut texts = Vec::new();
+        let drain = |rx: &mut mpsc::Receiver<SourceEvent>, texts: &mut Vec<String>| {
+            while let Ok(ev) = rx.try_recv() {
+                if let SourceEvent::Lines { lines, .. } = ev {
+                    texts.extend(lines.into_iter().map(|l| l.text));
+                }
+            }
+        };
+        drain(&mut rx, &mut texts);
+        seek.set_acked(11);
+        std::thread::sleep(Duration::from_millis(400));
+        std::fs::rename(&log, dir.path().join("app.log.1")).expect("rotate");
+        tailer.step(true).expect("step");
+        let mut late = std::fs::OpenOptions::new()
+            .append(true)
+            .open(dir.path().join("app.log.1"))
+            .expect("open");
+        std::io::Write::write_all(&mut late, b"late line\n").expect("append");
+        tailer.step(true).expect("step");
+        drain(&mut rx, &mut texts);
+        assert_eq!(texts, ["first line", "late line"]);
     }
 }
