@@ -7,9 +7,10 @@ use std::ops::Bound;
 use logq_schemas::StoredRecord;
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::query::{BooleanQuery, Occur, Query, RangeQuery, TermQuery};
-use tantivy::schema::{IndexRecordOption, Value};
-use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader, TantivyDocument, Term};
+use tantivy::schema::IndexRecordOption;
+use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader, Term};
 
+use super::search::load;
 use super::{LogIndex, SearchError};
 
 /// One app's unsealed records in the hot index.
@@ -200,12 +201,7 @@ impl LogIndex {
         let mut ids = searcher.search(&q, &IdsCollector)?;
         ids.sort_unstable_by_key(|(id, _)| *id);
         for (id, addr) in ids {
-            let doc: TantivyDocument = searcher.doc(addr)?;
-            let json = doc
-                .get_first(self.fields.record)
-                .and_then(|v| v.as_str())
-                .ok_or(SearchError::Corrupt(id))?;
-            each(serde_json::from_str(json).map_err(|_| SearchError::Corrupt(id))?)?;
+            each(load(&searcher, self.fields.record, addr, id)?)?;
         }
         Ok(())
     }
@@ -227,13 +223,7 @@ impl LogIndex {
         let ids = searcher.search(&q, &IdsCollector)?;
         let mut out = Vec::new();
         for (id, addr) in ids {
-            let doc: TantivyDocument = searcher.doc(addr)?;
-            let json = doc
-                .get_first(self.fields.record)
-                .and_then(|v| v.as_str())
-                .ok_or(SearchError::Corrupt(id))?;
-            let r: StoredRecord =
-                serde_json::from_str(json).map_err(|_| SearchError::Corrupt(id))?;
+            let r = load(&searcher, self.fields.record, addr, id)?;
             if keep(&r) {
                 out.push(((super::nanos(r.record.time), r.id), r));
             }

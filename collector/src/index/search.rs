@@ -242,7 +242,8 @@ impl LogIndex {
     }
 }
 
-fn load(
+/// The stored record of a hot document.
+pub(super) fn load(
     searcher: &Searcher,
     field: tantivy::schema::Field,
     addr: DocAddress,

@@ -404,18 +404,7 @@ impl Store {
         }
         let sealed_through = self.sealed_through();
         let (hot_hits, hot_total) = hot.search_hot(req, &sealed_through)?;
-        let since = req.since.map(crate::index::nanos);
-        let until = req.until.map(crate::index::nanos);
-        let candidates: Vec<Arc<Sealed>> = {
-            let st = self.state.read().expect("store lock");
-            st.sealed
-                .values()
-                .filter(|s| req.apps.is_empty() || req.apps.contains(&s.meta.app))
-                .filter(|s| since.is_none_or(|t| s.meta.max_time >= t))
-                .filter(|s| until.is_none_or(|t| s.meta.min_time <= t))
-                .cloned()
-                .collect()
-        };
+        let candidates = self.candidates(req);
         enum Hit {
             Hot(StoredRecord),
             Sealed(usize, split::SplitHit),
@@ -460,6 +449,20 @@ impl Store {
         Ok(SearchResult { hits, total })
     }
 
+    /// The segments `req` can match: its apps, overlapping its time range.
+    fn candidates(&self, req: &SearchRequest) -> Vec<Arc<Sealed>> {
+        let since = req.since.map(crate::index::nanos);
+        let until = req.until.map(crate::index::nanos);
+        let st = self.state.read().expect("store lock");
+        st.sealed
+            .values()
+            .filter(|s| req.apps.is_empty() || req.apps.contains(&s.meta.app))
+            .filter(|s| since.is_none_or(|t| s.meta.max_time >= t))
+            .filter(|s| until.is_none_or(|t| s.meta.min_time <= t))
+            .cloned()
+            .collect()
+    }
+
     /// The scan fallback (see [`scan`]): every record of the pruned segments and of the hot
     /// index is matched against `re`. Blocking.
     fn scan(
@@ -475,16 +478,7 @@ impl Store {
         }
         let since = req.since.map(crate::index::nanos);
         let until = req.until.map(crate::index::nanos);
-        let candidates: Vec<Arc<Sealed>> = {
-            let st = self.state.read().expect("store lock");
-            st.sealed
-                .values()
-                .filter(|s| req.apps.is_empty() || req.apps.contains(&s.meta.app))
-                .filter(|s| since.is_none_or(|t| s.meta.max_time >= t))
-                .filter(|s| until.is_none_or(|t| s.meta.min_time <= t))
-                .cloned()
-                .collect()
-        };
+        let candidates = self.candidates(req);
         for s in candidates {
             for (i, f) in s.file.footer.frames.iter().enumerate() {
                 if since.is_some_and(|t| f.max_time < t) || until.is_some_and(|t| f.min_time > t) {
