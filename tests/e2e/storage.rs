@@ -163,14 +163,14 @@ fn a_runaway_app_loses_its_own_oldest_data_and_nobody_elses_on_a_small_disk() {
         let doubled = stored.values().filter(|c| **c > 1).count();
         assert_eq!((missing, doubled), (0, 0), "{app}: missing, duplicated");
     }
-    std::thread::sleep(Duration::from_secs(2));
-    stop.store(true, Ordering::SeqCst);
-    monitor.join().expect("monitor");
-
     // The runaway's newest lines are searchable; its oldest went.
     let newest = format!("seq={:06}", runaway_lines - 1);
-    let (hits, _) = collector.search(&[("q", &newest), ("app", "runaway")]);
-    assert_eq!(hits.len(), 1, "the runaway's newest line is searchable");
+    wait_until(Duration::from_secs(30), "the runaway's newest line", || {
+        let (hits, _) = collector.search(&[("q", &newest), ("app", "runaway")]);
+        hits.len() == 1
+    });
+    stop.store(true, Ordering::SeqCst);
+    monitor.join().expect("monitor");
     let (hits, _) = collector.search(&[("q", "seq=000000"), ("app", "runaway")]);
     assert!(hits.is_empty(), "the runaway's oldest line was evicted");
 

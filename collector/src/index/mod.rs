@@ -132,7 +132,7 @@ impl LogIndex {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
@@ -142,7 +142,8 @@ mod tests {
     use super::*;
     use crate::wal::{Durable, StreamMeta, WalBatch};
 
-    fn batch(first_id: u64, app: &str, at: &str, texts: &[&str]) -> Durable {
+    /// A durable batch of `app` at time `at` whose lines get ids from `first_id`.
+    pub(crate) fn batch(first_id: u64, app: &str, at: &str, texts: &[&str]) -> Durable {
         let at: Timestamp = at.parse().expect("ts");
         let lines = texts
             .iter()
@@ -175,9 +176,9 @@ mod tests {
         }
     }
 
-    fn indexed(batches: Vec<Durable>) -> (tempfile::TempDir, LogIndex) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let index = LogIndex::open(dir.path()).expect("open");
+    /// An index in `dir` holding `batches`, committed.
+    pub(crate) fn index_batches(dir: &Path, batches: Vec<Durable>) -> LogIndex {
+        let index = LogIndex::open(dir).expect("open");
         let indexer = spawn_indexer(
             &index,
             15_000_000,
@@ -191,6 +192,12 @@ mod tests {
         }
         drop(indexer.tx);
         indexer.join.join().expect("indexer thread");
+        index
+    }
+
+    fn indexed(batches: Vec<Durable>) -> (tempfile::TempDir, LogIndex) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let index = index_batches(dir.path(), batches);
         (dir, index)
     }
 

@@ -198,19 +198,8 @@ impl LogIndex {
         &self,
         sealed: &std::collections::BTreeMap<String, u64>,
     ) -> Result<Vec<AppSummary>, SearchError> {
-        let f = self.fields;
         let searcher = self.reader.searcher();
-        let mut names = std::collections::BTreeSet::new();
-        for seg in searcher.segment_readers() {
-            let inverted = seg.inverted_index(f.app)?;
-            let mut terms = inverted
-                .terms()
-                .stream()
-                .map_err(tantivy::TantivyError::from)?;
-            while terms.advance() {
-                names.insert(String::from_utf8_lossy(terms.key()).into_owned());
-            }
-        }
+        let names = self.app_names()?;
         let mut out = Vec::with_capacity(names.len());
         for app in names {
             let only = SearchRequest {

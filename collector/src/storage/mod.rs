@@ -28,8 +28,10 @@ use split::Split;
 
 const MANIFEST: &str = "manifest.json";
 const MANIFEST_VERSION: u32 = 1;
-/// How often the sealer looks at the hot index and checks the global cap and disk floor.
+/// How often the sealer checks the global cap and the disk floor.
 const SEAL_CHECK: Duration = Duration::from_millis(100);
+/// Every this many checks it reads the hot index's statistics and seals what is due.
+const SEALS_EVERY: u64 = 5;
 
 /// A sealed segment as the manifest lists it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -891,8 +893,10 @@ fn search_splits(
     })
 }
 
-/// Runs the sealer until `stop`: every second, seals each app whose unsealed records are due,
-/// asks the indexer to drop what was sealed, and applies retention.
+/// Runs the sealer until `stop`. Every `SEAL_CHECK` it applies retention (the global cap and
+/// the disk floor must hold between seals too); every `SEALS_EVERY` checks it reads the hot
+/// index's per-app statistics (a scan of every unsealed record), seals each app that is due
+/// and asks the indexer to drop what was sealed; the scrub checks one segment at that pace.
 pub fn spawn_sealer(
     store: Arc<Store>,
     hot: LogIndex,
@@ -902,112 +906,75 @@ pub fn spawn_sealer(
     std::thread::Builder::new()
         .name("sealer".into())
         .spawn(move || {
+            let mut stats = BTreeMap::new();
             let mut ticks: u64 = 0;
             while !stop.load(Ordering::SeqCst) {
-                ticks += 1;
                 let round = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                let through = store.sealed_through();
-                let stats = hot.hot_stats(&through).unwrap_or_else(|e| {
-                    tracing::error!(error = %e, "cannot read hot index statistics");
-                    BTreeMap::new()
-                });
-                {
-                    {
-                        for (app, st) in &stats {
-                            if !store.due(st) {
-                                continue;
-                            }
-                            let started = Instant::now();
-                            match store.seal(&hot, app, through.get(app).copied(), st.max_id) {
-                                Ok(meta) => {
-                                    tracing::info!(%app, seq = meta.seq, records = meta.records, raw_bytes = meta.raw_bytes, disk_bytes = meta.disk_bytes(), took_ms = started.elapsed().as_millis() as u64, "sealed a segment");
-                                    deletes
-                                        .lock()
-                                        .expect("deletes")
-                                        .push((app.clone(), st.max_id));
-                                }
-                                Err(e) => {
-                                    tracing::error!(%app, error = %e, "sealing failed; the records stay in the hot index");
-                                }
-                            }
-                        }
+                    if ticks.is_multiple_of(SEALS_EVERY) {
+                        stats = seal_due(&store, &hot, &deletes);
+                        store.scrub(1);
                     }
-                }
-                if ticks.is_multiple_of(10) {
-                    store.scrub(1);
-                }
-                store.enforce_retention(&stats);
+                    store.enforce_retention(&stats);
                 }));
                 if round.is_err() {
                     tracing::error!("the sealer hit a bug (see the panic above); it goes on");
                 }
+                ticks += 1;
                 std::thread::sleep(SEAL_CHECK);
             }
         })
 }
 
+/// Seals every app whose unsealed records are due; returns the statistics read before.
+fn seal_due(
+    store: &Store,
+    hot: &LogIndex,
+    deletes: &crate::index::PendingDeletes,
+) -> BTreeMap<String, HotStats> {
+    let through = store.sealed_through();
+    let stats = hot.hot_stats(&through).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "cannot read hot index statistics");
+        BTreeMap::new()
+    });
+    for (app, st) in stats.iter().filter(|(_, st)| store.due(st)) {
+        let started = Instant::now();
+        match store.seal(hot, app, through.get(app).copied(), st.max_id) {
+            Ok(meta) => {
+                tracing::info!(%app, seq = meta.seq, records = meta.records, raw_bytes = meta.raw_bytes, disk_bytes = meta.disk_bytes(), took_ms = started.elapsed().as_millis() as u64, "sealed a segment");
+                deletes
+                    .lock()
+                    .expect("deletes")
+                    .push((app.clone(), st.max_id));
+            }
+            Err(e) => {
+                tracing::error!(%app, error = %e, "sealing failed; the records stay in the hot index");
+            }
+        }
+    }
+    stats
+}
+
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
-    use logq_schemas::Line;
-
     use super::*;
-    use crate::index::{PendingDeletes, spawn_indexer};
-    use crate::wal::{Durable, StreamMeta, WalBatch, WalLocation};
+    use crate::index::tests::{batch, index_batches};
 
     /// A hot index holding `n` records of `app` (ids from `first`), one second apart;
     /// even ids mention ECONNREFUSED.
     fn hot(dir: &Path, app: &str, first: u64, n: u64) -> LogIndex {
-        let index = LogIndex::open(&dir.join("index")).expect("open");
-        let indexer = spawn_indexer(
-            &index,
-            15_000_000,
-            Duration::from_millis(10),
-            PendingDeletes::default(),
-            |_| {},
-        )
-        .expect("indexer");
         let t0: Timestamp = "2026-11-23T10:00:00Z".parse().expect("ts");
-        for id in first..first + n {
-            let at = t0 + jiff::SignedDuration::from_secs(id as i64);
-            let text = if id % 2 == 0 {
-                format!("line {id} connect ECONNREFUSED")
-            } else {
-                format!("line {id} ok")
-            };
-            let batch = WalBatch {
-                first_id: id,
-                meta: StreamMeta {
-                    key: format!("s/{app}"),
-                    app: app.into(),
-                    host: "h".into(),
-                    stream: "stdout".into(),
-                    format: None,
-                    tz: "UTC".into(),
-                },
-                read_at: at,
-                received: at,
-                lines: vec![Line {
-                    end: id + 1,
-                    text,
-                    split: false,
-                }],
-            };
-            indexer
-                .tx
-                .send(Durable {
-                    location: WalLocation {
-                        file: 1,
-                        offset: id,
-                    },
-                    batch: Arc::new(batch),
-                })
-                .expect("send");
-        }
-        drop(indexer.tx);
-        indexer.join.join().expect("indexer");
-        index
+        let batches = (first..first + n)
+            .map(|id| {
+                let at = (t0 + jiff::SignedDuration::from_secs(id as i64)).to_string();
+                let text = if id % 2 == 0 {
+                    format!("line {id} connect ECONNREFUSED")
+                } else {
+                    format!("line {id} ok")
+                };
+                batch(id, app, &at, &[&text])
+            })
+            .collect();
+        index_batches(&dir.join("index"), batches)
     }
 
     fn open(dir: &Path, retention: RetentionConfig) -> (Store, OpenReport) {
