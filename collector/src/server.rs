@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::index::{LogIndex, PendingDeletes, spawn_indexer};
 use crate::ingest::{IngestContext, tcp, udp};
 use crate::storage::{FreeSpace, Store, spawn_sealer, statvfs_probe};
-use crate::wal::{IndexedMarker, Wal};
+use crate::wal::{IndexedMarker, Wal, WalLocation};
 
 /// How long shutdown waits for connections to drain and storage to flush.
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
@@ -70,14 +70,20 @@ pub async fn run_with(
         took_ms = started.elapsed().as_millis() as u64,
         "opened the segment store"
     );
-    let index = LogIndex::open(&data_dir.join("index")).context("while opening the index")?;
+    let old_index = data_dir.join("index");
+    if old_index.is_dir() {
+        // The hot index of an older layout, which held records as stored text.
+        tracing::warn!(dir = %old_index.display(), "removing the hot index of an older layout");
+        let _ = std::fs::remove_dir_all(&old_index);
+    }
+    let index = LogIndex::open(&data_dir.join("hot")).context("while opening the hot index")?;
     let deletes = PendingDeletes::default();
     // Records a crash left in the hot index after their segment was written.
     deletes
         .lock()
         .expect("deletes")
         .extend(store.sealed_through());
-    let indexed_to = index
+    index
         .committed_location()
         .context("while reading the index commit")?;
     // The indexer tells the WAL what is indexed through a marker, never a `Wal` handle: a
@@ -93,6 +99,7 @@ pub async fn run_with(
     };
     let indexer = spawn_indexer(
         &index,
+        store.clone(),
         config.index.writer_memory_bytes,
         Duration::from_millis(config.index.commit_interval_ms),
         deletes.clone(),
@@ -103,7 +110,8 @@ pub async fn run_with(
         &data_dir.join("wal"),
         config.wal.max_file_bytes,
         config.wal.fsync,
-        indexed_to,
+        // Every file kept: the indexer skips what the hot index and the segments hold.
+        WalLocation::default(),
         indexer.tx.clone(),
     )
     .context("while opening the write-ahead log")?;
@@ -157,7 +165,7 @@ pub async fn run_with(
         shutdown.clone(),
     ));
     let stop_sealer = Arc::new(AtomicBool::new(false));
-    let sealer = spawn_sealer(store.clone(), index.clone(), deletes, stop_sealer.clone())
+    let sealer = spawn_sealer(store.clone(), deletes, stop_sealer.clone())
         .context("while starting the sealer")?;
     let app = router(ApiState {
         index: index.clone(),

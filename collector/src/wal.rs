@@ -33,6 +33,8 @@ const RECORD_HEADER_BYTES: usize = 8;
 const MAX_RECORD_BYTES: usize = 256 * 1024 * 1024;
 /// How many waiting appends one group commit takes at most.
 const MAX_GROUP: usize = 256;
+/// The most text bytes one group commit writes.
+const MAX_GROUP_BYTES: usize = 1024 * 1024;
 
 /// Failures of the write-ahead log.
 #[derive(Debug, Error)]
@@ -120,6 +122,12 @@ pub struct Append {
     pub lines: Vec<Line>,
 }
 
+impl Append {
+    fn text_bytes(&self) -> usize {
+        self.lines.iter().map(|l| l.text.len()).sum()
+    }
+}
+
 /// An append queued with [`Wal::submit`].
 pub type PendingAppend = oneshot::Receiver<Result<u64, Arc<WalError>>>;
 
@@ -144,6 +152,31 @@ struct Shared {
     positions: Mutex<HashMap<String, u64>>,
     /// Files below this number hold only indexed records and may be deleted.
     indexed_file: AtomicU64,
+    /// The file being written.
+    current_file: AtomicU64,
+    dir: PathBuf,
+}
+
+impl Shared {
+    /// Deletes the files whose records are all indexed (never the one being written).
+    fn remove_indexed_files(&self) {
+        let below = self
+            .indexed_file
+            .load(Ordering::Relaxed)
+            .min(self.current_file.load(Ordering::Relaxed));
+        let Ok(files) = list_files(&self.dir) else {
+            return;
+        };
+        for (no, path) in files.into_iter().filter(|(no, _)| *no < below) {
+            match std::fs::remove_file(&path) {
+                Ok(()) => tracing::debug!(file = no, "deleted indexed write-ahead log file"),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "cannot delete WAL file")
+                }
+            }
+        }
+    }
 }
 
 /// Handle to the write-ahead log; cheap to clone.
@@ -214,6 +247,8 @@ impl Wal {
         let shared = Arc::new(Shared {
             positions: Mutex::new(positions),
             indexed_file: AtomicU64::new(indexed_to.file),
+            current_file: AtomicU64::new(0),
+            dir: dir.to_owned(),
         });
         let mut writer = Writer {
             dir: dir.to_owned(),
@@ -289,11 +324,17 @@ impl std::fmt::Debug for IndexedMarker {
 }
 
 impl IndexedMarker {
-    /// Records that everything up to `location` is indexed.
+    /// Records that everything up to `location` is indexed, and deletes the files that holds
+    /// for (without waiting for the next rotation: a collector refusing ingest until the WAL
+    /// shrinks would otherwise wait forever).
     pub fn mark(&self, location: WalLocation) {
-        self.0
+        let before = self
+            .0
             .indexed_file
             .fetch_max(location.file, Ordering::Relaxed);
+        if location.file > before {
+            self.0.remove_indexed_files();
+        }
     }
 }
 
@@ -318,10 +359,16 @@ impl Writer {
     fn run(mut self, mut rx: mpsc::Receiver<Request>) {
         let mut group = Vec::with_capacity(MAX_GROUP);
         while let Some(first) = rx.blocking_recv() {
+            let mut bytes = first.append.text_bytes();
             group.push(first);
-            while group.len() < MAX_GROUP {
+            // A group ends at MAX_GROUP requests or MAX_GROUP_BYTES of text, so that files keep
+            // close to their size limit (they are deleted whole).
+            while group.len() < MAX_GROUP && bytes < MAX_GROUP_BYTES {
                 match rx.try_recv() {
-                    Ok(req) => group.push(req),
+                    Ok(req) => {
+                        bytes += req.append.text_bytes();
+                        group.push(req);
+                    }
                     Err(_) => break,
                 }
             }
@@ -463,27 +510,9 @@ impl Writer {
         }
         self.file_no = no;
         self.offset = buf.len() as u64;
-        self.delete_indexed_files();
+        self.shared.current_file.store(no, Ordering::Relaxed);
+        self.shared.remove_indexed_files();
         Ok(())
-    }
-
-    fn delete_indexed_files(&self) {
-        let below = self
-            .shared
-            .indexed_file
-            .load(Ordering::Relaxed)
-            .min(self.file_no);
-        let Ok(files) = list_files(&self.dir) else {
-            return;
-        };
-        for (no, path) in files.into_iter().filter(|(no, _)| *no < below) {
-            match std::fs::remove_file(&path) {
-                Ok(()) => tracing::debug!(file = no, "deleted indexed write-ahead log file"),
-                Err(e) => {
-                    tracing::warn!(path = %path.display(), error = %e, "cannot delete WAL file")
-                }
-            }
-        }
     }
 }
 

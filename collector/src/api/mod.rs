@@ -165,9 +165,9 @@ async fn apps(
     headers: HeaderMap,
 ) -> Result<Json<AppsResponse>, ApiError> {
     authorize(&state, &headers)?;
-    let (index, store) = (state.index.clone(), state.store.clone());
-    let apps = tokio::task::spawn_blocking(move || store.apps(&index))
+    let store = state.store.clone();
+    let apps = tokio::task::spawn_blocking(move || store.apps())
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??;
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(Json(AppsResponse { apps }))
 }

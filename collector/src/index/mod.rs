@@ -1,23 +1,25 @@
-//! The tantivy index over stored records: its schema, the writer thread and search.
+//! The hot index: a tantivy index over the records not yet in a sealed segment's split, its
+//! schema, the writer thread and search.
 //!
-//! One index under `<data_dir>/index`. Each commit carries as payload the WAL location up to
-//! which records are in the index, so that at start the WAL replays exactly the records the
-//! index lacks: a crash between a WAL write and an index commit neither loses nor doubles.
+//! One index under `<data_dir>/hot`. It holds no text: a hit is an app and a record id, and the
+//! record is read from the app's active segment (or, once sealed, its segment). Each commit
+//! carries as payload the WAL location up to which records are indexed, so that at start the
+//! WAL replay indexes exactly the records the index lacks.
 
-mod hot;
 mod search;
 mod writer;
 
 use std::path::Path;
 
-use tantivy::schema::{FAST, Field, INDEXED, STORED, STRING, Schema, TEXT};
+use tantivy::schema::{
+    FAST, Field, INDEXED, IndexRecordOption, STRING, Schema, TextFieldIndexing, TextOptions,
+};
 use tantivy::{Index, IndexReader, ReloadPolicy};
 use thiserror::Error;
 
 use crate::wal::WalLocation;
 
-pub use hot::HotStats;
-pub use search::{AppSummary, HotHit, SearchError, SearchRequest, SearchResult};
+pub use search::{HotHit, SearchError, SearchRequest, SearchResult};
 pub(crate) use search::{build_query, time_id_key};
 pub use writer::{IndexerHandle, spawn_indexer};
 
@@ -51,18 +53,24 @@ pub struct Fields {
     pub id: Field,
     /// Event time in nanoseconds since the epoch (i64), fast and indexed.
     pub time: Field,
+    /// App name (fast: a hit names the app whose segment holds the record).
     pub app: Field,
     pub host: Field,
     pub level: Field,
     pub stream: Field,
-    /// The original text, tokenized for full-text search.
+    /// The original text, tokenized for full-text search, not stored.
     pub message: Field,
-    /// The message's length in bytes (fast): what sealing counts.
-    pub bytes: Field,
-    /// When the collector received the record, in nanoseconds (fast): what sealing ages by.
-    pub received: Field,
-    /// The whole record as JSON, stored.
-    pub record: Field,
+}
+
+/// The message field's options, shared with splits: indexed with positions (phrases), not
+/// stored, and without field norms (hits are ordered by time, never scored).
+pub(crate) fn message_options() -> TextOptions {
+    TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer("default")
+            .set_fieldnorms(false)
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+    )
 }
 
 fn schema() -> (Schema, Fields) {
@@ -74,10 +82,7 @@ fn schema() -> (Schema, Fields) {
         host: b.add_text_field("host", STRING | FAST),
         level: b.add_text_field("level", STRING | FAST),
         stream: b.add_text_field("stream", STRING),
-        message: b.add_text_field("message", TEXT),
-        bytes: b.add_u64_field("bytes", FAST),
-        received: b.add_i64_field("received", FAST),
-        record: b.add_text_field("record", STORED),
+        message: b.add_text_field("message", message_options()),
     };
     (b.build(), fields)
 }
@@ -101,8 +106,18 @@ impl std::fmt::Debug for LogIndex {
 }
 
 impl LogIndex {
-    /// Opens the index in `dir`, creating it when absent.
+    /// Opens the index in `dir`, creating it when absent. An index with another schema (an
+    /// older layout) is set aside and started afresh: it is derived data.
     pub fn open(dir: &Path) -> Result<LogIndex, IndexError> {
+        if let Ok(existing) = Index::open_in_dir(dir)
+            && existing.schema() != schema().0
+        {
+            tracing::warn!(dir = %dir.display(), "the hot index has an older schema; rebuilding it");
+            std::fs::remove_dir_all(dir).map_err(|source| IndexError::Io {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        }
         std::fs::create_dir_all(dir).map_err(|source| IndexError::Io {
             path: dir.display().to_string(),
             source,
@@ -176,11 +191,17 @@ pub(crate) mod tests {
         }
     }
 
-    /// An index in `dir` holding `batches`, committed.
-    pub(crate) fn index_batches(dir: &Path, batches: Vec<Durable>) -> LogIndex {
+    /// An index in `dir` holding `batches`, committed, their records in `store`'s active
+    /// segments.
+    pub(crate) fn index_batches(
+        dir: &Path,
+        store: Arc<crate::storage::Store>,
+        batches: Vec<Durable>,
+    ) -> LogIndex {
         let index = LogIndex::open(dir).expect("open");
         let indexer = spawn_indexer(
             &index,
+            store,
             15_000_000,
             Duration::from_millis(10),
             PendingDeletes::default(),
@@ -192,13 +213,38 @@ pub(crate) mod tests {
         }
         drop(indexer.tx);
         indexer.join.join().expect("indexer thread");
+        index.reader.reload().expect("reload");
         index
     }
 
-    fn indexed(batches: Vec<Durable>) -> (tempfile::TempDir, LogIndex) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let index = index_batches(dir.path(), batches);
-        (dir, index)
+    struct Indexed {
+        _dir: tempfile::TempDir,
+        store: Arc<crate::storage::Store>,
+        index: LogIndex,
+    }
+
+    impl Indexed {
+        fn new(batches: Vec<Durable>) -> Indexed {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let (store, _) = crate::storage::Store::open(
+                dir.path(),
+                Default::default(),
+                Default::default(),
+                Arc::new(|_: &Path| None),
+            )
+            .expect("store");
+            let store = Arc::new(store);
+            let index = index_batches(&dir.path().join("hot"), store.clone(), batches);
+            Indexed {
+                _dir: dir,
+                store,
+                index,
+            }
+        }
+
+        fn search(&self, req: &SearchRequest) -> Result<SearchResult, SearchError> {
+            self.store.search(&self.index, req)
+        }
     }
 
     fn messages(result: &SearchResult) -> Vec<&str> {
@@ -211,7 +257,7 @@ pub(crate) mod tests {
 
     #[test]
     fn newest_first_by_time_then_id_with_filters() {
-        let (_dir, index) = indexed(vec![
+        let index = Indexed::new(vec![
             batch(
                 0,
                 "web",
@@ -275,12 +321,12 @@ pub(crate) mod tests {
 
     #[test]
     fn apps_are_summarized_and_commit_payload_records_the_wal_location() {
-        let (_dir, index) = indexed(vec![
+        let indexed = Indexed::new(vec![
             batch(0, "web", "2026-11-22T10:00:00Z", &["a", "b"]),
             batch(2, "web", "2026-11-22T12:00:00Z", &["c"]),
             batch(3, "worker", "2026-11-22T11:00:00Z", &["d"]),
         ]);
-        let apps = index.apps().expect("apps");
+        let apps = indexed.store.apps();
         assert_eq!(apps.len(), 2);
         assert_eq!((apps[0].app.as_str(), apps[0].records), ("web", 3));
         assert_eq!(
@@ -292,7 +338,7 @@ pub(crate) mod tests {
             Some("2026-11-22T12:00:00Z".parse().expect("ts"))
         );
         assert_eq!(
-            index.committed_location().expect("payload"),
+            indexed.index.committed_location().expect("payload"),
             WalLocation {
                 file: 1,
                 offset: 103

@@ -6,14 +6,14 @@ use jiff::Timestamp;
 use logq_schemas::StoredRecord;
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
-use tantivy::schema::{IndexRecordOption, Value};
-use tantivy::{DocAddress, Searcher, SegmentReader, TantivyDocument, Term};
+use tantivy::schema::IndexRecordOption;
+use tantivy::{SegmentReader, Term};
 use thiserror::Error;
 
 use super::{LogIndex, nanos};
 
-/// A hot hit with its sort key (event time, id).
-pub type HotHit = ((i64, u64), StoredRecord);
+/// A hot hit: its sort key (event time, id) and its app.
+pub type HotHit = ((i64, u64), String);
 
 /// The most hits one search returns.
 pub const MAX_LIMIT: usize = 1_000_000;
@@ -50,15 +50,6 @@ pub enum SearchError {
     Index(#[from] tantivy::TantivyError),
     #[error("stored record {0} is unreadable")]
     Corrupt(u64),
-}
-
-/// One app's records.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct AppSummary {
-    pub app: String,
-    pub records: u64,
-    pub first: Option<Timestamp>,
-    pub last: Option<Timestamp>,
 }
 
 /// Sort key of a document: (event time, id); larger is newer.
@@ -159,8 +150,8 @@ pub(crate) fn build_query(
 }
 
 impl LogIndex {
-    /// The newest `req.limit` hot records matching `req` (leaving out sealed ones), with
-    /// their sort keys, and the number of matches. Blocking.
+    /// The newest `req.limit` hot records matching `req` (leaving out sealed ones) as their
+    /// sort keys (event time, id) and apps, and the number of matches. Blocking.
     pub fn search_hot(
         &self,
         req: &SearchRequest,
@@ -171,77 +162,23 @@ impl LogIndex {
         let searcher = self.reader.searcher();
         let top = TopDocs::with_limit(req.limit).order_by(|seg: &SegmentReader| time_id_key(seg));
         let (docs, total) = searcher.search(&query, &(top, Count))?;
-        let hits = docs
-            .into_iter()
-            .map(|(key, addr)| Ok((key, load(&searcher, self.fields.record, addr, key.1)?)))
-            .collect::<Result<Vec<_>, SearchError>>()?;
+        let mut hits = Vec::with_capacity(docs.len());
+        let mut name = String::new();
+        for (key, addr) in docs {
+            let apps = searcher
+                .segment_reader(addr.segment_ord)
+                .fast_fields()
+                .str("app")?
+                .ok_or(SearchError::Corrupt(key.1))?;
+            let ord = apps
+                .term_ords(addr.doc_id)
+                .next()
+                .ok_or(SearchError::Corrupt(key.1))?;
+            name.clear();
+            apps.ord_to_str(ord, &mut name)
+                .map_err(|_| SearchError::Corrupt(key.1))?;
+            hits.push((key, name.clone()));
+        }
         Ok((hits, total as u64))
     }
-
-    /// Runs a search over the hot index alone. Blocking: call from a blocking thread.
-    pub fn search(&self, req: &SearchRequest) -> Result<SearchResult, SearchError> {
-        let (hits, total) = self.search_hot(req, &Default::default())?;
-        Ok(SearchResult {
-            hits: hits.into_iter().map(|(_, r)| r).collect(),
-            total,
-        })
-    }
-
-    /// Every app with its record count and time range.
-    pub fn apps(&self) -> Result<Vec<AppSummary>, SearchError> {
-        self.apps_excluding(&Default::default())
-    }
-
-    /// Every app with its record count and time range, leaving out each app's records with
-    /// ids up to `sealed[app]`.
-    pub fn apps_excluding(
-        &self,
-        sealed: &std::collections::BTreeMap<String, u64>,
-    ) -> Result<Vec<AppSummary>, SearchError> {
-        let searcher = self.reader.searcher();
-        let names = self.app_names()?;
-        let mut out = Vec::with_capacity(names.len());
-        for app in names {
-            let only = SearchRequest {
-                apps: vec![app.clone()],
-                ..SearchRequest::default()
-            };
-            let q = build_query(&self.index, &only, sealed)?;
-            let newest = TopDocs::with_limit(1).order_by(|seg: &SegmentReader| time_id_key(seg));
-            let oldest = TopDocs::with_limit(1).order_by(|seg: &SegmentReader| {
-                let mut key = time_id_key(seg);
-                move |doc| {
-                    let (t, id) = key(doc);
-                    (std::cmp::Reverse(t), std::cmp::Reverse(id))
-                }
-            });
-            let (newest, oldest, records) = searcher.search(&q, &(newest, oldest, Count))?;
-            if records == 0 {
-                continue;
-            }
-            let time = |t: i64| Timestamp::from_nanosecond(i128::from(t)).ok();
-            out.push(AppSummary {
-                app,
-                records: records as u64,
-                first: oldest.first().and_then(|((t, _), _)| time(t.0)),
-                last: newest.first().and_then(|((t, _), _)| time(*t)),
-            });
-        }
-        Ok(out)
-    }
-}
-
-/// The stored record of a hot document.
-pub(super) fn load(
-    searcher: &Searcher,
-    field: tantivy::schema::Field,
-    addr: DocAddress,
-    id: u64,
-) -> Result<StoredRecord, SearchError> {
-    let doc: TantivyDocument = searcher.doc(addr)?;
-    let json = doc
-        .get_first(field)
-        .and_then(|v| v.as_str())
-        .ok_or(SearchError::Corrupt(id))?;
-    serde_json::from_str(json).map_err(|_| SearchError::Corrupt(id))
 }

@@ -1,4 +1,5 @@
-//! The indexer thread: turns durable WAL batches into documents and commits on a timer.
+//! The indexer thread: turns durable WAL batches into records, appends them to their apps'
+//! active segments, indexes them in the hot index, and commits on a timer.
 
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::time::{Duration, Instant};
@@ -7,6 +8,7 @@ use tantivy::{IndexWriter, TantivyDocument};
 
 use super::{IndexError, LogIndex, PendingDeletes};
 use crate::normalize::records_of;
+use crate::storage::Store;
 use crate::wal::{Durable, WalLocation};
 
 /// How often an idle indexer wakes to apply deletions of sealed records.
@@ -16,6 +18,35 @@ const IDLE_WAKE: Duration = Duration::from_millis(500);
 /// once indexed) cannot outgrow the disk.
 const QUEUE_BATCHES: usize = 16;
 
+/// The hot index's merge policy. Sealing deletes an app's records in bulk, and the space comes
+/// back only when their segments merge; what is left alive (the unsealed records) is small, so
+/// all segments merge into one as soon as a quarter of their documents are deleted or they
+/// number `MERGE_AT_SEGMENTS`.
+#[derive(Debug)]
+struct HotMergePolicy;
+
+const MERGE_AT_SEGMENTS: usize = 8;
+
+impl tantivy::merge_policy::MergePolicy for HotMergePolicy {
+    fn compute_merge_candidates(
+        &self,
+        segments: &[tantivy::SegmentMeta],
+    ) -> Vec<tantivy::merge_policy::MergeCandidate> {
+        let docs: u64 = segments.iter().map(|s| u64::from(s.max_doc())).sum();
+        let deleted: u64 = segments
+            .iter()
+            .map(|s| u64::from(s.num_deleted_docs()))
+            .sum();
+        if segments.len() >= MERGE_AT_SEGMENTS || (deleted > 0 && deleted * 4 >= docs) {
+            vec![tantivy::merge_policy::MergeCandidate(
+                segments.iter().map(|s| s.id()).collect(),
+            )]
+        } else {
+            Vec::new()
+        }
+    }
+}
+
 /// Handle to the running indexer.
 #[derive(Debug)]
 pub struct IndexerHandle {
@@ -24,9 +55,11 @@ pub struct IndexerHandle {
 }
 
 /// Starts the indexer thread. `on_commit` is called after each commit with the WAL location
-/// the index now covers (the WAL uses it to delete old files).
+/// below which every record is indexed and in a synced frame of its segment (the WAL deletes
+/// the files before it).
 pub fn spawn_indexer(
     index: &LogIndex,
+    store: std::sync::Arc<Store>,
     writer_memory_bytes: usize,
     commit_interval: Duration,
     deletes: PendingDeletes,
@@ -35,16 +68,22 @@ pub fn spawn_indexer(
     let writer: IndexWriter = index
         .index
         .writer_with_num_threads(1, writer_memory_bytes)?;
-    // Sealing deletes whole apps' records often: merge segments with deletions early so the
-    // hot index gives the space back.
-    let mut policy = tantivy::merge_policy::LogMergePolicy::default();
-    policy.set_del_docs_ratio_before_merge(0.2);
-    writer.set_merge_policy(Box::new(policy));
+    writer.set_merge_policy(Box::new(HotMergePolicy));
     let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE_BATCHES);
     let index = index.clone();
     let join = std::thread::Builder::new()
         .name("indexer".into())
-        .spawn(move || run(index, writer, rx, commit_interval, deletes, on_commit))
+        .spawn(move || {
+            run(
+                index,
+                &store,
+                writer,
+                rx,
+                commit_interval,
+                deletes,
+                on_commit,
+            )
+        })
         .map_err(|source| IndexError::Io {
             path: "indexer thread".into(),
             source,
@@ -54,6 +93,7 @@ pub fn spawn_indexer(
 
 fn run(
     index: LogIndex,
+    store: &Store,
     mut writer: IndexWriter,
     rx: Receiver<Durable>,
     commit_interval: Duration,
@@ -61,7 +101,9 @@ fn run(
     on_commit: impl Fn(WalLocation),
 ) {
     let f = index.fields;
-    let mut last: Option<WalLocation> = index.committed_location().ok();
+    // The WAL replays every file it kept; batches up to here are in the hot index already.
+    let indexed_to = index.committed_location().unwrap_or_default();
+    let mut last: Option<WalLocation> = Some(indexed_to);
     let mut first_uncommitted: Option<Instant> = None;
     loop {
         let wait = first_uncommitted
@@ -69,8 +111,14 @@ fn run(
             .unwrap_or(IDLE_WAKE);
         let disconnected = match rx.recv_timeout(wait) {
             Ok(durable) => {
-                add(&mut writer, &f, &durable);
-                last = Some(durable.location);
+                let mut records = records_of(&durable.batch);
+                if let Err(e) = store.append(&mut records, durable.location) {
+                    tracing::error!(error = %e, "cannot append to an active segment; the records stay in the WAL");
+                }
+                if durable.location > indexed_to {
+                    add(&mut writer, &f, &records);
+                }
+                last = last.max(Some(durable.location));
                 first_uncommitted.get_or_insert_with(Instant::now);
                 false
             }
@@ -92,7 +140,7 @@ fn run(
             && first_uncommitted.is_some()
         {
             match commit(&index, &mut writer, location) {
-                Ok(()) => on_commit(location),
+                Ok(()) => on_commit(store.commit_active(location)),
                 Err(e) => {
                     tracing::error!(error = %e, "index commit failed; records stay in the WAL")
                 }
@@ -129,8 +177,8 @@ fn sealed_query(f: &super::Fields, app: &str, through: u64) -> Box<dyn tantivy::
     ]))
 }
 
-fn add(writer: &mut IndexWriter, f: &super::Fields, durable: &Durable) {
-    for stored in records_of(&durable.batch) {
+fn add(writer: &mut IndexWriter, f: &super::Fields, records: &[logq_schemas::StoredRecord]) {
+    for stored in records {
         let r = &stored.record;
         let mut doc = TantivyDocument::new();
         doc.add_u64(f.id, stored.id);
@@ -140,12 +188,6 @@ fn add(writer: &mut IndexWriter, f: &super::Fields, durable: &Durable) {
         doc.add_text(f.level, r.level.map_or("none", |l| l.as_str()));
         doc.add_text(f.stream, &r.stream);
         doc.add_text(f.message, &r.message);
-        doc.add_u64(f.bytes, r.message.len() as u64);
-        doc.add_i64(f.received, super::nanos(r.received));
-        doc.add_text(
-            f.record,
-            serde_json::to_string(&stored).expect("records serialize"),
-        );
         if let Err(e) = writer.add_document(doc) {
             tracing::error!(error = %e, id = stored.id, "cannot index record");
         }

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use futures_util::{SinkExt, StreamExt};
 use jiff::Timestamp;
@@ -26,6 +27,9 @@ use crate::wal::{Append, PendingAppend, StreamMeta};
 
 /// Batches whose acks may be outstanding on one connection.
 const MAX_IN_FLIGHT: usize = 64;
+/// How long a throttled batch waits at most before it goes on to the WAL.
+const MAX_THROTTLE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+const THROTTLE_POLL: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// Accepts connections until `shutdown` fires.
 pub async fn serve(
@@ -154,6 +158,17 @@ async fn read_loop(
                 };
                 if let Err(err) = check_positions(&batch) {
                     return fail(err).await;
+                }
+                // Back-pressure: the batch (and so its ack) waits while its app holds most
+                // of the unsealed data and that is over its budget.
+                let waiting = Instant::now();
+                while ctx
+                    .store
+                    .as_ref()
+                    .is_some_and(|s| s.is_throttled(&meta.app))
+                    && waiting.elapsed() < MAX_THROTTLE_WAIT
+                {
+                    tokio::time::sleep(THROTTLE_POLL).await;
                 }
                 if ctx.store.as_ref().is_some_and(|s| s.is_refused(&meta.app)) {
                     let msg = format!(

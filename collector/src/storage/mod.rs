@@ -1,12 +1,15 @@
-//! Sealed storage: per-app segments of zstd frames, each with its own tantivy split, listed in
-//! a manifest; sealing from the hot index, search across hot and sealed, and retention.
+//! Storage: per app an active segment being written and sealed segments of zstd frames, each
+//! sealed one with its own tantivy split, listed in a manifest; search across the hot index and
+//! the splits, and retention.
 //!
-//! Layout under `<data_dir>/segments/`: `manifest.json` and `<app>/<seq:010>.seg` with its
-//! split `<app>/<seq:010>.split/`. The segments are the truth: the manifest is a cache of their
-//! footers (rebuilt from them when lost), a split is rebuilt from its segment when missing or
-//! unreadable, and each app's "sealed through" id (records up to it live in segments, so the
-//! hot index leaves them out) is the highest id of its segments.
+//! Layout under `<data_dir>/segments/`: `manifest.json` and, per app, `<seq:010>.active` (at
+//! most one), `<seq:010>.seg` with its split `<seq:010>.split/`. The segments are the truth: the
+//! manifest is a cache of their footers (rebuilt from them when lost), a split is rebuilt from
+//! its segment when missing or unreadable, and each app's "sealed through" id (records up to it
+//! are in segments with splits, so the hot index leaves them out) is kept in the manifest and
+//! is at least the highest id of its segments.
 
+pub mod active;
 pub mod scan;
 pub mod segment;
 pub mod split;
@@ -22,7 +25,10 @@ use logq_schemas::StoredRecord;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{AppRetention, RetentionConfig, StorageConfig};
-use crate::index::{HotStats, LogIndex, SearchError, SearchRequest, SearchResult, build_query};
+use crate::index::{LogIndex, SearchError, SearchRequest, SearchResult, build_query};
+use crate::wal::WalLocation;
+use active::ActiveSegment;
+pub use active::HotStats;
 use segment::{SegmentFile, SegmentWriter};
 use split::Split;
 
@@ -30,8 +36,8 @@ const MANIFEST: &str = "manifest.json";
 const MANIFEST_VERSION: u32 = 1;
 /// How often the sealer checks the global cap and the disk floor.
 const SEAL_CHECK: Duration = Duration::from_millis(100);
-/// Every this many checks it reads the hot index's statistics and seals what is due.
-const SEALS_EVERY: u64 = 5;
+/// Every this many checks the scrub checks one segment.
+const SCRUB_EVERY: u64 = 5;
 
 /// A sealed segment as the manifest lists it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -60,20 +66,23 @@ struct Manifest {
     version: u32,
     next_seq: u64,
     segments: Vec<SegmentMeta>,
+    #[serde(default)]
+    sealed_through: BTreeMap<String, u64>,
 }
 
-/// A segment open for search.
+/// A sealed segment open for search; its split is `None` while it is being built (the hot
+/// index still answers for its records then).
 #[derive(Debug)]
 struct Sealed {
     meta: SegmentMeta,
     file: SegmentFile,
-    split: Split,
+    split: Option<Split>,
     /// Every frame's checksum was checked since the collector started.
     verified: AtomicBool,
 }
 
 impl Sealed {
-    fn new(meta: SegmentMeta, file: SegmentFile, split: Split) -> Sealed {
+    fn new(meta: SegmentMeta, file: SegmentFile, split: Option<Split>) -> Sealed {
         Sealed {
             meta,
             file,
@@ -88,16 +97,27 @@ struct State {
     next_seq: u64,
     /// By seq (oldest first).
     sealed: BTreeMap<u64, Arc<Sealed>>,
+    /// Per app, the highest id in a segment with a split (kept after eviction).
+    sealed_through: BTreeMap<String, u64>,
 }
 
 /// What opening the store found and repaired.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct OpenReport {
     pub segments: usize,
+    /// Active segments left by the last run, sealed.
+    pub active_recovered: usize,
     pub splits_rebuilt: usize,
     pub segments_salvaged: usize,
     pub records_lost: u64,
     pub segments_dropped: usize,
+}
+
+/// See [`Store::victim`].
+enum Victim {
+    Evict(SegmentMeta),
+    Refuse(String),
+    Nobody,
 }
 
 /// Why records were evicted.
@@ -144,10 +164,14 @@ pub struct Store {
     retention: RetentionConfig,
     free_space: FreeSpace,
     state: RwLock<State>,
+    /// Each app's active segment. Lock order: `active`, then `state`.
+    active: Mutex<BTreeMap<String, ActiveSegment>>,
     evictions: Mutex<HashMap<EvictReason, u64>>,
     /// Apps whose ingest is refused because the disk floor is breached with nothing left to
     /// evict.
     refused: RwLock<Vec<String>>,
+    /// Apps whose ingest waits (back-pressure) because the unevictable data is over its budget.
+    throttled: RwLock<Vec<String>>,
     /// Segments a search found damaged, to be salvaged by the sealer thread.
     damaged: Mutex<std::collections::BTreeSet<u64>>,
     /// Records lost to damage since start.
@@ -188,6 +212,7 @@ impl Store {
         let mut state = State {
             next_seq: manifest.next_seq,
             sealed: BTreeMap::new(),
+            sealed_through: manifest.sealed_through,
         };
         let mut on_disk = Vec::new();
         for app_dir in std::fs::read_dir(&dir).map_err(io_err(&dir))?.flatten() {
@@ -211,6 +236,24 @@ impl Store {
                     .and_then(|n| n.parse::<u64>().ok())
                 {
                     on_disk.push((seq, path));
+                } else if let Some(seq) = name
+                    .strip_suffix(".active")
+                    .and_then(|n| n.parse::<u64>().ok())
+                {
+                    // A segment being written when the collector stopped: its intact frames
+                    // become a sealed segment; the WAL replays the rest.
+                    let sealed = path.with_extension("seg");
+                    match salvage_into(&path, &sealed, seq, &storage) {
+                        Ok(Some(s)) => {
+                            report.active_recovered += 1;
+                            tracing::info!(segment = %sealed.display(), records = s.meta.records, "sealed an active segment left by the last run");
+                            on_disk.push((seq, sealed));
+                        }
+                        Ok(None) => {}
+                        Err(e) => {
+                            tracing::error!(segment = %path.display(), error = %e, "cannot recover an active segment; left in place");
+                        }
+                    }
                 }
             }
         }
@@ -223,12 +266,12 @@ impl Store {
                 Ok(file) => {
                     let split_dir = path.with_extension("split");
                     let split = match Split::open(&split_dir) {
-                        Ok(s) => s,
+                        Ok(s) => Some(s),
                         Err(e) => {
                             tracing::warn!(segment = %path.display(), error = %e, "split missing or unreadable; rebuilding it from its segment");
                             report.splits_rebuilt += 1;
                             match Split::build(&split_dir, &file) {
-                                Ok(s) => s,
+                                Ok(s) => Some(s),
                                 Err(e) => {
                                     tracing::error!(segment = %path.display(), error = %e, "cannot rebuild the split; the segment is left out of search");
                                     continue;
@@ -249,7 +292,7 @@ impl Store {
                     tracing::warn!(segment = %path.display(), error = %e, "segment damaged; salvaging its intact frames");
                     report.segments_salvaged += 1;
                     let expected = listed.get(&seq).map(|m| m.records);
-                    match salvage_into(&path, seq, &storage) {
+                    match salvage_into(&path, &path, seq, &storage) {
                         Ok(Some(sealed)) => {
                             let kept = sealed.meta.records;
                             if let Some(n) = expected {
@@ -277,6 +320,10 @@ impl Store {
                 tracing::error!(seq, app = %meta.app, records = meta.records, "a segment listed in the manifest is gone");
             }
         }
+        for s in state.sealed.values() {
+            let e = state.sealed_through.entry(s.meta.app.clone()).or_default();
+            *e = (*e).max(s.meta.last_id);
+        }
         let store = Store {
             dir,
             data_dir: data_dir.to_owned(),
@@ -284,8 +331,10 @@ impl Store {
             retention,
             free_space,
             state: RwLock::new(state),
+            active: Mutex::new(BTreeMap::new()),
             evictions: Mutex::new(HashMap::new()),
             refused: RwLock::new(Vec::new()),
+            throttled: RwLock::new(Vec::new()),
             damaged: Mutex::new(Default::default()),
             records_lost: std::sync::atomic::AtomicU64::new(report.records_lost),
         };
@@ -299,6 +348,7 @@ impl Store {
             version: MANIFEST_VERSION,
             next_seq: st.next_seq,
             segments: st.sealed.values().map(|s| s.meta.clone()).collect(),
+            sealed_through: st.sealed_through.clone(),
         };
         drop(st);
         let path = self.dir.join(MANIFEST);
@@ -313,15 +363,14 @@ impl Store {
             .map_err(io_err(&self.dir))
     }
 
-    /// Each app's highest sealed id: the hot index leaves out records up to it.
+    /// Each app's highest id in a segment with a split: the hot index leaves out records up
+    /// to it.
     pub fn sealed_through(&self) -> BTreeMap<String, u64> {
-        let st = self.state.read().expect("store lock");
-        let mut out = BTreeMap::new();
-        for s in st.sealed.values() {
-            let e = out.entry(s.meta.app.clone()).or_insert(0);
-            *e = (*e).max(s.meta.last_id);
-        }
-        out
+        self.state
+            .read()
+            .expect("store lock")
+            .sealed_through
+            .clone()
     }
 
     /// The segments, oldest first.
@@ -344,57 +393,186 @@ impl Store {
             .any(|a| a == app)
     }
 
+    /// Whether `app`'s ingest should wait: what cannot be evicted is over its budget (a
+    /// quarter of the global cap) and `app` holds most of it.
+    pub fn is_throttled(&self, app: &str) -> bool {
+        self.throttled
+            .read()
+            .expect("throttled lock")
+            .iter()
+            .any(|a| a == app)
+    }
+
     /// Evictions so far, by reason.
     pub fn evictions(&self) -> HashMap<EvictReason, u64> {
         self.evictions.lock().expect("evictions").clone()
     }
 
-    /// Seals `app`'s hot records with ids in (`after`, `through`] into a new segment with its
-    /// split, and lists it. The hot index still holds them; the caller asks the indexer to drop
-    /// them (search already leaves them out once this returns).
-    pub fn seal(
-        &self,
-        hot: &LogIndex,
-        app: &str,
-        after: Option<u64>,
-        through: u64,
-    ) -> anyhow::Result<SegmentMeta> {
-        let seq = {
-            let mut st = self.state.write().expect("store lock");
-            let seq = st.next_seq;
-            st.next_seq += 1;
-            seq
+    /// Appends `records` (one batch, ids ascending, from the WAL batch ending at `at`) to
+    /// their app's active segment, leaving out (and dropping from `records`) those already
+    /// sealed: the WAL replays batches a segment may hold already.
+    pub fn append(&self, records: &mut Vec<StoredRecord>, at: WalLocation) -> anyhow::Result<()> {
+        let Some(app) = records.first().map(|r| r.record.app.clone()) else {
+            return Ok(());
         };
-        let app_dir = self.dir.join(app);
-        std::fs::create_dir_all(&app_dir).map_err(io_err(&app_dir))?;
-        let path = app_dir.join(format!("{seq:010}.seg"));
-        let tmp = app_dir.join(format!("{seq:010}.seg.tmp"));
-        let _ = std::fs::remove_file(&tmp);
-        let mut writer = SegmentWriter::create(
-            &tmp,
-            app,
-            self.storage.frame_bytes as usize,
-            self.storage.zstd_level,
-        )?;
-        hot.for_each_record(app, after, through, |r| {
-            writer
-                .push(&r)
-                .map(|_| ())
-                .map_err(|e| SearchError::BadRequest(e.to_string()))
-        })?;
-        writer.finish()?;
-        std::fs::rename(&tmp, &path).map_err(io_err(&path))?;
-        let file = SegmentFile::open(&path)?;
+        let mut active = self.active.lock().expect("active lock");
+        let through = self.sealed_through_of(&app);
+        records.retain(|r| through.is_none_or(|t| r.id > t));
+        if records.is_empty() {
+            return Ok(());
+        }
+        if !active.contains_key(&app) {
+            let seq = {
+                let mut st = self.state.write().expect("store lock");
+                st.next_seq += 1;
+                st.next_seq - 1
+            };
+            let dir = self.dir.join(&app);
+            std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+            let segment = ActiveSegment::create(&dir, &app, seq, &self.storage)?;
+            active.insert(app.clone(), segment);
+        }
+        let segment = active.get_mut(&app).expect("just inserted");
+        let mut failed = None;
+        for r in records.iter() {
+            if let Err(e) = segment.push(r.clone(), at) {
+                failed = Some(e);
+            }
+        }
+        failed.map_or(Ok(()), |e| Err(e.into()))
+    }
+
+    /// The highest sealed id of `app` (in a segment, with or without its split yet).
+    fn sealed_through_of(&self, app: &str) -> Option<u64> {
+        let st = self.state.read().expect("store lock");
+        let listed = st.sealed_through.get(app).copied();
+        let newest = st
+            .sealed
+            .values()
+            .rev()
+            .find(|s| s.meta.app == app)
+            .map(|s| s.meta.last_id);
+        listed.max(newest)
+    }
+
+    /// After the hot index committed through `location`: writes as frames the tails that
+    /// hold records from WAL files before `location`'s, syncs every active segment, and
+    /// returns the WAL location before which every record is indexed and durable in a
+    /// segment (the WAL may delete the files before it).
+    pub fn commit_active(&self, location: WalLocation) -> WalLocation {
+        let mut active = self.active.lock().expect("active lock");
+        let mut safe = location;
+        for (app, segment) in active.iter_mut() {
+            if segment.tail_since().is_some_and(|t| t.file < location.file)
+                && let Err(e) = segment.flush_tail()
+            {
+                tracing::error!(%app, error = %e, "cannot write an active segment's frame");
+            }
+            if let Err(e) = segment.sync() {
+                tracing::error!(%app, error = %e, "cannot sync an active segment");
+                return WalLocation::default();
+            }
+            if let Some(t) = segment.tail_since() {
+                safe = safe.min(t);
+            }
+        }
+        safe
+    }
+
+    /// Each app's unsealed records.
+    pub fn hot_stats(&self) -> BTreeMap<String, HotStats> {
+        let active = self.active.lock().expect("active lock");
+        active
+            .iter()
+            .map(|(app, segment)| (app.clone(), segment.stats()))
+            .filter(|(_, s)| s.records > 0)
+            .collect()
+    }
+
+    /// Bytes the active segments' files take.
+    fn active_bytes(&self) -> u64 {
+        let active = self.active.lock().expect("active lock");
+        active.values().map(ActiveSegment::file_bytes).sum()
+    }
+
+    /// Seals `app`'s active segment: its last frame and footer are written, it is listed, its
+    /// split is built, and then its records leave the hot index (the caller asks the indexer
+    /// to drop ids up to the returned segment's `last_id`). `None` when the app has nothing
+    /// unsealed.
+    pub fn seal(&self, app: &str) -> anyhow::Result<Option<SegmentMeta>> {
+        let (seq, path, file) = {
+            let mut active = self.active.lock().expect("active lock");
+            let Some(segment) = active.get_mut(app) else {
+                return Ok(None);
+            };
+            let seq = segment.seq;
+            // On failure the segment stays active, whole, and is sealed at a later round.
+            let path = segment.finish()?;
+            active.remove(app);
+            let file = SegmentFile::open(&path)?;
+            let meta = meta_of(seq, &file, &path, &path.with_extension("split"));
+            let file2 = SegmentFile::open(&path)?;
+            self.state
+                .write()
+                .expect("store lock")
+                .sealed
+                .insert(seq, Arc::new(Sealed::new(meta, file2, None)));
+            (seq, path, file)
+        };
         let split_dir = path.with_extension("split");
         let split = Split::build(&split_dir, &file)?;
         let meta = meta_of(seq, &file, &path, &split_dir);
-        self.state
-            .write()
-            .expect("store lock")
-            .sealed
-            .insert(seq, Arc::new(Sealed::new(meta.clone(), file, split)));
+        {
+            let mut st = self.state.write().expect("store lock");
+            if !st.sealed.contains_key(&seq) {
+                // Evicted while its split was built.
+                drop(st);
+                let _ = std::fs::remove_dir_all(&split_dir);
+                return Ok(None);
+            }
+            st.sealed
+                .insert(seq, Arc::new(Sealed::new(meta.clone(), file, Some(split))));
+            let e = st.sealed_through.entry(meta.app.clone()).or_default();
+            *e = (*e).max(meta.last_id);
+        }
         self.write_manifest()?;
-        Ok(meta)
+        Ok(Some(meta))
+    }
+
+    /// `app`'s records with these ids (ascending), from its active segment or its sealed
+    /// segments; ids no longer stored (evicted) are left out.
+    fn lookup(&self, app: &str, ids: &[u64]) -> Vec<StoredRecord> {
+        let active = self.active.lock().expect("active lock");
+        let mut out = match active.get(app).map(|s| s.get(ids)) {
+            Some(Ok(found)) => found,
+            Some(Err(e)) => {
+                tracing::error!(%app, error = %e, "an active segment's frame is unreadable");
+                Vec::new()
+            }
+            None => Vec::new(),
+        };
+        let st = self.state.read().expect("store lock");
+        drop(active);
+        let have: std::collections::HashSet<u64> = out.iter().map(|r| r.id).collect();
+        let rest: Vec<u64> = ids.iter().copied().filter(|i| !have.contains(i)).collect();
+        for s in st.sealed.values().filter(|s| s.meta.app == app) {
+            let mine: Vec<u64> = rest
+                .iter()
+                .copied()
+                .filter(|i| (s.meta.first_id..=s.meta.last_id).contains(i))
+                .collect();
+            if mine.is_empty() {
+                continue;
+            }
+            match s.file.get(&mine) {
+                Ok(found) => out.extend(found),
+                Err(e) => {
+                    tracing::error!(error = %e, "a segment frame is damaged; its records are left out and the segment will be salvaged");
+                    self.damaged.lock().expect("damaged").insert(s.meta.seq);
+                }
+            }
+        }
+        out
     }
 
     /// Searches hot and sealed records: splits pruned by app and time range, hits merged
@@ -402,18 +580,21 @@ impl Store {
     pub fn search(&self, hot: &LogIndex, req: &SearchRequest) -> Result<SearchResult, SearchError> {
         req.check()?;
         if let Some(re) = scan::regex_of(&req.query) {
-            return self.scan(hot, req, &re?);
+            return self.scan(req, &re?);
         }
-        let sealed_through = self.sealed_through();
+        // One snapshot: a split finished after it is neither searched nor left out of hot.
+        let (sealed_through, candidates) = {
+            let st = self.state.read().expect("store lock");
+            (st.sealed_through.clone(), self.candidates(&st, req, true))
+        };
         let (hot_hits, hot_total) = hot.search_hot(req, &sealed_through)?;
-        let candidates = self.candidates(req);
         enum Hit {
-            Hot(StoredRecord),
+            Hot(String),
             Sealed(usize, split::SplitHit),
         }
         let mut merged: Vec<((i64, u64), Hit)> = hot_hits
             .into_iter()
-            .map(|(k, r)| (k, Hit::Hot(r)))
+            .map(|(k, app)| (k, Hit::Hot(app)))
             .collect();
         let mut total = hot_total;
         let per_split = search_splits(&candidates, req)?;
@@ -426,11 +607,22 @@ impl Store {
         }
         merged.sort_unstable_by_key(|m| std::cmp::Reverse(m.0));
         merged.truncate(req.limit);
+        let mut hot_ids: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+        for (key, hit) in &merged {
+            if let Hit::Hot(app) = hit {
+                hot_ids.entry(app).or_default().push(key.1);
+            }
+        }
+        let mut hot_records: HashMap<u64, StoredRecord> = HashMap::new();
+        for (app, mut ids) in hot_ids {
+            ids.sort_unstable();
+            hot_records.extend(self.lookup(app, &ids).into_iter().map(|r| (r.id, r)));
+        }
         let mut frames: HashMap<(usize, u32), Vec<StoredRecord>> = HashMap::new();
         let mut hits = Vec::with_capacity(merged.len());
-        for (_, hit) in merged {
+        for ((_, id), hit) in merged {
             match hit {
-                Hit::Hot(r) => hits.push(r),
+                Hit::Hot(_) => hits.extend(hot_records.remove(&id)),
                 Hit::Sealed(i, h) => {
                     let records = frames.entry((i, h.frame)).or_insert_with(|| {
                         candidates[i]
@@ -451,13 +643,14 @@ impl Store {
         Ok(SearchResult { hits, total })
     }
 
-    /// The segments `req` can match: its apps, overlapping its time range.
-    fn candidates(&self, req: &SearchRequest) -> Vec<Arc<Sealed>> {
+    /// The sealed segments `req` can match: its apps, overlapping its time range; only those
+    /// with a split when `split_only`.
+    fn candidates(&self, st: &State, req: &SearchRequest, split_only: bool) -> Vec<Arc<Sealed>> {
         let since = req.since.map(crate::index::nanos);
         let until = req.until.map(crate::index::nanos);
-        let st = self.state.read().expect("store lock");
         st.sealed
             .values()
+            .filter(|s| !split_only || s.split.is_some())
             .filter(|s| req.apps.is_empty() || req.apps.contains(&s.meta.app))
             .filter(|s| since.is_none_or(|t| s.meta.max_time >= t))
             .filter(|s| until.is_none_or(|t| s.meta.min_time <= t))
@@ -465,22 +658,35 @@ impl Store {
             .collect()
     }
 
-    /// The scan fallback (see [`scan`]): every record of the pruned segments and of the hot
-    /// index is matched against `re`. Blocking.
-    fn scan(
-        &self,
-        hot: &LogIndex,
-        req: &SearchRequest,
-        re: &regex::Regex,
-    ) -> Result<SearchResult, SearchError> {
-        let sealed_through = self.sealed_through();
+    /// The scan fallback (see [`scan`]): every record of the pruned segments, active and
+    /// sealed, is matched against `re`. Blocking.
+    fn scan(&self, req: &SearchRequest, re: &regex::Regex) -> Result<SearchResult, SearchError> {
         let mut newest = scan::Newest::new(req.limit);
-        for (key, r) in hot.scan_hot(req, &sealed_through, |r| re.is_match(&r.record.message))? {
-            newest.push(key, r);
-        }
         let since = req.since.map(crate::index::nanos);
         let until = req.until.map(crate::index::nanos);
-        let candidates = self.candidates(req);
+        let (actives, candidates) = {
+            let active = self.active.lock().expect("active lock");
+            let mut actives = Vec::new();
+            for (app, segment) in active.iter() {
+                if !req.apps.is_empty() && !req.apps.contains(app) {
+                    continue;
+                }
+                let mut mine = Vec::new();
+                segment
+                    .for_each(since, until, |r| {
+                        if scan::matches(req, re, r) {
+                            mine.push(r.clone());
+                        }
+                    })
+                    .map_err(|e| SearchError::BadRequest(e.to_string()))?;
+                actives.extend(mine);
+            }
+            let st = self.state.read().expect("store lock");
+            (actives, self.candidates(&st, req, false))
+        };
+        for r in actives {
+            newest.push((crate::index::nanos(r.record.time), r.id), r);
+        }
         for s in candidates {
             for (i, f) in s.file.footer.frames.iter().enumerate() {
                 if since.is_some_and(|t| f.max_time < t) || until.is_some_and(|t| f.min_time > t) {
@@ -508,28 +714,28 @@ impl Store {
         })
     }
 
-    /// Every app with what it holds, hot and sealed, and its retention policy.
-    pub fn apps(&self, hot: &LogIndex) -> Result<Vec<AppInfo>, SearchError> {
-        let sealed_through = self.sealed_through();
-        let hot_stats = hot.hot_stats(&sealed_through)?;
-        let hot_apps: BTreeMap<String, crate::index::AppSummary> = hot
-            .apps_excluding(&sealed_through)?
-            .into_iter()
-            .map(|a| (a.app.clone(), a))
-            .collect();
+    /// Every app with what it holds, active and sealed, and its retention policy.
+    pub fn apps(&self) -> Vec<AppInfo> {
         let mut out: BTreeMap<String, AppInfo> = BTreeMap::new();
         let time = |t: i64| Timestamp::from_nanosecond(i128::from(t)).ok();
-        for s in self.segments() {
-            let e = out.entry(s.app.clone()).or_insert_with(|| AppInfo {
-                app: s.app.clone(),
+        fn entry<'a>(
+            out: &'a mut BTreeMap<String, AppInfo>,
+            app: &str,
+            retention: &RetentionConfig,
+        ) -> &'a mut AppInfo {
+            out.entry(app.to_owned()).or_insert_with(|| AppInfo {
+                app: app.to_owned(),
                 records: 0,
                 raw_bytes: 0,
                 disk_bytes: 0,
                 segments: 0,
                 first: None,
                 last: None,
-                retention: self.retention.for_app(&s.app).clone(),
-            });
+                retention: retention.for_app(app).clone(),
+            })
+        }
+        for s in self.segments() {
+            let e = entry(&mut out, &s.app, &self.retention);
             e.records += s.records;
             e.raw_bytes += s.raw_bytes;
             e.disk_bytes += s.disk_bytes();
@@ -537,30 +743,22 @@ impl Store {
             e.first = min_opt(e.first, time(s.min_time));
             e.last = max_opt(e.last, time(s.max_time));
         }
-        for (app, summary) in hot_apps {
-            let stats = hot_stats.get(&app).copied().unwrap_or_default();
-            let e = out.entry(app.clone()).or_insert_with(|| AppInfo {
-                app: app.clone(),
-                records: 0,
-                raw_bytes: 0,
-                disk_bytes: 0,
-                segments: 0,
-                first: None,
-                last: None,
-                retention: self.retention.for_app(&app).clone(),
-            });
-            e.records += summary.records;
+        for (app, stats) in self.hot_stats() {
+            let e = entry(&mut out, &app, &self.retention);
+            e.records += stats.records;
             e.raw_bytes += stats.bytes;
-            e.first = min_opt(e.first, summary.first);
-            e.last = max_opt(e.last, summary.last);
+            e.first = min_opt(e.first, time(stats.min_time));
+            e.last = max_opt(e.last, time(stats.max_time));
         }
-        Ok(out.into_values().collect())
+        out.into_values().collect()
     }
 
-    /// Bytes the data dir holds: segments with splits, the hot index and the WAL.
-    fn data_dir_bytes(&self) -> u64 {
-        let sealed: u64 = self.segments().iter().map(SegmentMeta::disk_bytes).sum();
-        sealed + tree_bytes(&self.data_dir.join("index")) + tree_bytes(&self.data_dir.join("wal"))
+    /// Bytes of the active segments, the hot index and the WAL, the hot index counted twice:
+    /// a merge writes its new segment before it drops the old ones.
+    fn unevictable_bytes(&self) -> u64 {
+        self.active_bytes()
+            + 2 * tree_bytes(&self.data_dir.join("hot"))
+            + tree_bytes(&self.data_dir.join("wal"))
     }
 
     /// Applies retention: per-app age and size, the global cap, the disk floor. `hot` is each
@@ -598,30 +796,42 @@ impl Store {
                 self.evict(&s, EvictReason::AppMaxBytes, &mut evicted);
             }
         }
-        // Global cap, then the disk floor: the app most over its share loses its oldest.
-        if let Some(max) = self.retention.max_bytes {
-            while self.data_dir_bytes() > max {
-                let Some(s) = self.most_over_share() else {
-                    break;
-                };
-                self.evict(&s, EvictReason::GlobalMaxBytes, &mut evicted);
-            }
-        }
+        // Global cap, then the disk floor: the app most over its share loses its oldest
+        // segment; when that app has none left, it is refused instead (never another app's
+        // data for its sake).
         let mut refused = Vec::new();
-        let heaviest = || {
-            hot.iter()
-                .max_by_key(|(_, s)| s.bytes)
-                .map(|(app, _)| vec![app.clone()])
-                .unwrap_or_default()
-        };
+        let mut throttled = Vec::new();
         if let Some(max) = self.retention.max_bytes {
-            // What cannot be evicted (the hot index and the WAL) must leave room for the
-            // sealed data being written: past that, the app writing most waits.
-            let unevictable =
-                tree_bytes(&self.data_dir.join("index")) + tree_bytes(&self.data_dir.join("wal"));
-            if unevictable + 2 * self.storage.segment_max_bytes > max || self.data_dir_bytes() > max
-            {
-                refused = heaviest();
+            // Unsealed data grows with the ingest rate and gives space back only once sealed:
+            // past a quarter of the cap, the app holding most of it waits.
+            let budget = (max / 4).max(2 * self.storage.segment_max_bytes);
+            let unsealed_heaviest = hot
+                .iter()
+                .max_by_key(|(_, h)| h.bytes)
+                .map(|(app, _)| app.clone());
+            if self.unevictable_bytes() > budget {
+                throttled.extend(unsealed_heaviest);
+            }
+            loop {
+                let unevictable = self.unevictable_bytes();
+                let sealed: u64 = self.segments().iter().map(SegmentMeta::disk_bytes).sum();
+                // Room is kept for a segment being sealed (its split is built beside it).
+                let room = self.storage.segment_max_bytes;
+                let over = sealed + unevictable + room > max;
+                if !over && unevictable + 2 * room <= max {
+                    break;
+                }
+                match self.victim(hot, unevictable, Some(max)) {
+                    Victim::Evict(s) if over => {
+                        self.evict(&s, EvictReason::GlobalMaxBytes, &mut evicted)
+                    }
+                    Victim::Evict(_) => break,
+                    Victim::Refuse(app) => {
+                        refused = vec![app];
+                        break;
+                    }
+                    Victim::Nobody => break,
+                }
             }
         }
         while let Some((avail, total)) = (self.free_space)(&self.data_dir) {
@@ -632,14 +842,23 @@ impl Store {
             if avail >= floor {
                 break;
             }
-            match self.most_over_share() {
-                Some(s) => self.evict(&s, EvictReason::DiskFloor, &mut evicted),
-                None => {
-                    refused = heaviest();
+            match self.victim(hot, self.unevictable_bytes(), self.retention.max_bytes) {
+                Victim::Evict(s) => self.evict(&s, EvictReason::DiskFloor, &mut evicted),
+                Victim::Refuse(app) => {
+                    refused = vec![app];
                     break;
                 }
+                Victim::Nobody => break,
             }
         }
+        let mut t = self.throttled.write().expect("throttled lock");
+        if *t != throttled {
+            if !throttled.is_empty() {
+                tracing::info!(apps = ?throttled, "unsealed data over its budget: these apps' ingest waits");
+            }
+            *t = throttled;
+        }
+        drop(t);
         let mut r = self.refused.write().expect("refused lock");
         if *r != refused {
             if refused.is_empty() {
@@ -652,24 +871,48 @@ impl Store {
         evicted
     }
 
-    /// The oldest segment of the app whose sealed bytes are highest relative to its own
-    /// max_bytes (or in absolute terms when it has none).
-    fn most_over_share(&self) -> Option<SegmentMeta> {
+    /// Who gives way when the global cap or the disk floor is breached: the app using most
+    /// relative to its share (its own `max_bytes`, or an equal part of the cap) loses its
+    /// oldest segment, or is refused when it has none. An app's use is its sealed bytes plus
+    /// its part of `unevictable` (active segments, hot index, WAL), in proportion to its
+    /// unsealed bytes in `hot`.
+    fn victim(
+        &self,
+        hot: &BTreeMap<String, HotStats>,
+        unevictable: u64,
+        cap: Option<u64>,
+    ) -> Victim {
         let segs = self.segments();
-        let mut used: BTreeMap<&str, u64> = BTreeMap::new();
+        let mut used: BTreeMap<&str, f64> = BTreeMap::new();
         for s in &segs {
-            *used.entry(&s.app).or_default() += s.disk_bytes();
+            *used.entry(&s.app).or_default() += s.disk_bytes() as f64;
         }
-        let score = |app: &str, bytes: u64| match self.retention.for_app(app).max_bytes {
-            Some(max) if max > 0 => bytes as f64 / max as f64 * 1e12,
-            _ => bytes as f64,
+        let hot_total: u64 = hot.values().map(|h| h.bytes).sum();
+        for (app, h) in hot {
+            if hot_total > 0 {
+                *used.entry(app).or_default() +=
+                    unevictable as f64 * h.bytes as f64 / hot_total as f64;
+            }
+        }
+        let total: f64 = used.values().sum();
+        let equal = cap.map_or(total, |c| c as f64) / used.len().max(1) as f64;
+        let share = |app: &str| match self.retention.for_app(app).max_bytes {
+            Some(max) => (max as f64).max(1.0),
+            None => equal.max(1.0),
         };
-        let app = used
+        let Some(app) = used
             .iter()
-            .max_by(|a, b| score(a.0, *a.1).total_cmp(&score(b.0, *b.1)))?
-            .0
-            .to_string();
-        segs.into_iter().find(|s| s.app == app)
+            .map(|(app, bytes)| (*app, bytes / share(app)))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(app, _)| app.to_owned())
+        else {
+            return Victim::Nobody;
+        };
+        match segs.iter().find(|s| s.app == app).cloned() {
+            Some(s) => Victim::Evict(s),
+            None if hot.contains_key(&app) => Victim::Refuse(app),
+            None => Victim::Nobody,
+        }
     }
 
     fn evict(
@@ -750,7 +993,7 @@ impl Store {
             return;
         };
         let path = self.dir.join(&old.meta.app).join(format!("{seq:010}.seg"));
-        let result = salvage_into(&path, seq, &self.storage);
+        let result = salvage_into(&path, &path, seq, &self.storage);
         let kept = match &result {
             Ok(Some(s)) => s.meta.records,
             _ => 0,
@@ -835,13 +1078,19 @@ fn meta_of(seq: u64, file: &SegmentFile, path: &Path, split_dir: &Path) -> Segme
     }
 }
 
-/// Rewrites what can be salvaged of a damaged segment as a new segment in its place.
-fn salvage_into(path: &Path, seq: u64, storage: &StorageConfig) -> anyhow::Result<Option<Sealed>> {
-    let salvaged = segment::salvage(path)?;
+/// Writes what can be salvaged of the segment `src` (damaged, or active and footerless) as a
+/// sealed segment `dst` with its split (`src` is gone after).
+fn salvage_into(
+    src: &Path,
+    path: &Path,
+    seq: u64,
+    storage: &StorageConfig,
+) -> anyhow::Result<Option<Sealed>> {
+    let salvaged = segment::salvage(src)?;
     let split_dir = path.with_extension("split");
     let _ = std::fs::remove_dir_all(&split_dir);
     if salvaged.records.is_empty() {
-        std::fs::remove_file(path).map_err(io_err(path))?;
+        std::fs::remove_file(src).map_err(io_err(src))?;
         return Ok(None);
     }
     let app = salvaged.records[0].record.app.clone();
@@ -854,10 +1103,13 @@ fn salvage_into(path: &Path, seq: u64, storage: &StorageConfig) -> anyhow::Resul
     }
     w.finish()?;
     std::fs::rename(&tmp, path).map_err(io_err(path))?;
+    if src != path {
+        std::fs::remove_file(src).map_err(io_err(src))?;
+    }
     let file = SegmentFile::open(path)?;
     let split = Split::build(&split_dir, &file)?;
     let meta = meta_of(seq, &file, path, &split_dir);
-    Ok(Some(Sealed::new(meta, file, split)))
+    Ok(Some(Sealed::new(meta, file, Some(split))))
 }
 
 /// Queries every candidate split (in parallel, off the async runtime) for its newest
@@ -868,8 +1120,11 @@ fn search_splits(
 ) -> Result<Vec<(Vec<split::SplitHit>, u64)>, SearchError> {
     let none = BTreeMap::new();
     let one = |s: &Sealed| -> Result<(Vec<split::SplitHit>, u64), SearchError> {
-        let q = build_query(&s.split.index, req, &none)?;
-        Ok(s.split.search(&*q, req.limit)?)
+        let Some(split) = &s.split else {
+            return Ok((Vec::new(), 0));
+        };
+        let q = build_query(&split.index, req, &none)?;
+        Ok(split.search(&*q, req.limit)?)
     };
     if candidates.len() < 4 {
         return candidates.iter().map(|s| one(s)).collect();
@@ -893,25 +1148,23 @@ fn search_splits(
     })
 }
 
-/// Runs the sealer until `stop`. Every `SEAL_CHECK` it applies retention (the global cap and
-/// the disk floor must hold between seals too); every `SEALS_EVERY` checks it reads the hot
-/// index's per-app statistics (a scan of every unsealed record), seals each app that is due
-/// and asks the indexer to drop what was sealed; the scrub checks one segment at that pace.
+/// Runs the sealer until `stop`. Every `SEAL_CHECK` it seals each app whose active segment is
+/// due, asks the indexer to drop what was sealed from the hot index, and applies retention (the
+/// global cap and the disk floor must hold between seals too); every `SCRUB_EVERY` checks the
+/// scrub checks one segment.
 pub fn spawn_sealer(
     store: Arc<Store>,
-    hot: LogIndex,
     deletes: crate::index::PendingDeletes,
     stop: Arc<AtomicBool>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name("sealer".into())
         .spawn(move || {
-            let mut stats = BTreeMap::new();
             let mut ticks: u64 = 0;
             while !stop.load(Ordering::SeqCst) {
                 let round = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    if ticks.is_multiple_of(SEALS_EVERY) {
-                        stats = seal_due(&store, &hot, &deletes);
+                    let stats = seal_due(&store, &deletes);
+                    if ticks.is_multiple_of(SCRUB_EVERY) {
                         store.scrub(1);
                     }
                     store.enforce_retention(&stats);
@@ -925,29 +1178,22 @@ pub fn spawn_sealer(
         })
 }
 
-/// Seals every app whose unsealed records are due; returns the statistics read before.
-fn seal_due(
-    store: &Store,
-    hot: &LogIndex,
-    deletes: &crate::index::PendingDeletes,
-) -> BTreeMap<String, HotStats> {
-    let through = store.sealed_through();
-    let stats = hot.hot_stats(&through).unwrap_or_else(|e| {
-        tracing::error!(error = %e, "cannot read hot index statistics");
-        BTreeMap::new()
-    });
-    for (app, st) in stats.iter().filter(|(_, st)| store.due(st)) {
+/// Seals every app whose active segment is due; returns the statistics read before.
+fn seal_due(store: &Store, deletes: &crate::index::PendingDeletes) -> BTreeMap<String, HotStats> {
+    let stats = store.hot_stats();
+    for (app, _) in stats.iter().filter(|(_, st)| store.due(st)) {
         let started = Instant::now();
-        match store.seal(hot, app, through.get(app).copied(), st.max_id) {
-            Ok(meta) => {
+        match store.seal(app) {
+            Ok(Some(meta)) => {
                 tracing::info!(%app, seq = meta.seq, records = meta.records, raw_bytes = meta.raw_bytes, disk_bytes = meta.disk_bytes(), took_ms = started.elapsed().as_millis() as u64, "sealed a segment");
                 deletes
                     .lock()
                     .expect("deletes")
-                    .push((app.clone(), st.max_id));
+                    .push((app.clone(), meta.last_id));
             }
+            Ok(None) => {}
             Err(e) => {
-                tracing::error!(%app, error = %e, "sealing failed; the records stay in the hot index");
+                tracing::error!(%app, error = %e, "sealing failed; the segment stays active and is sealed later");
             }
         }
     }
@@ -959,9 +1205,9 @@ mod tests {
     use super::*;
     use crate::index::tests::{batch, index_batches};
 
-    /// A hot index holding `n` records of `app` (ids from `first`), one second apart;
-    /// even ids mention ECONNREFUSED.
-    fn hot(dir: &Path, app: &str, first: u64, n: u64) -> LogIndex {
+    /// Indexes `n` records of `app` (ids from `first`), one second apart, into `store`'s
+    /// active segment and the hot index in `dir/hot`; even ids mention ECONNREFUSED.
+    fn fill(dir: &Path, store: &Arc<Store>, app: &str, first: u64, n: u64) -> LogIndex {
         let t0: Timestamp = "2026-11-23T10:00:00Z".parse().expect("ts");
         let batches = (first..first + n)
             .map(|id| {
@@ -974,15 +1220,23 @@ mod tests {
                 batch(id, app, &at, &[&text])
             })
             .collect();
-        index_batches(&dir.join("index"), batches)
+        index_batches(&dir.join("hot"), store.clone(), batches)
     }
 
-    fn open(dir: &Path, retention: RetentionConfig) -> (Store, OpenReport) {
+    /// Fills `app` with records `first..first + n` and seals them.
+    fn sealed(dir: &Path, store: &Arc<Store>, app: &str, first: u64, n: u64) -> SegmentMeta {
+        fill(dir, store, app, first, n);
+        store.seal(app).expect("seal").expect("something to seal")
+    }
+
+    fn open(dir: &Path, retention: RetentionConfig) -> (Arc<Store>, OpenReport) {
         let storage = StorageConfig {
             frame_bytes: 4096,
             ..StorageConfig::default()
         };
-        Store::open(dir, storage, retention, Arc::new(|_: &Path| None)).expect("store")
+        let (store, report) =
+            Store::open(dir, storage, retention, Arc::new(|_: &Path| None)).expect("store");
+        (Arc::new(store), report)
     }
 
     fn req(q: &str, limit: usize) -> SearchRequest {
@@ -1000,9 +1254,9 @@ mod tests {
     #[test]
     fn sealed_and_hot_records_search_as_one_newest_first() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let hot = hot(dir.path(), "web", 0, 400);
         let (store, _) = open(dir.path(), RetentionConfig::default());
-        let meta = store.seal(&hot, "web", None, 249).expect("seal");
+        let meta = sealed(dir.path(), &store, "web", 0, 250);
+        let hot = fill(dir.path(), &store, "web", 250, 150);
         assert_eq!((meta.first_id, meta.last_id, meta.records), (0, 249, 250));
         assert_eq!(store.sealed_through().get("web"), Some(&249));
         // The hot index still holds 0..=249 (the indexer drops them later): never twice.
@@ -1028,11 +1282,9 @@ mod tests {
         let old = store.search(&hot, &old).expect("search");
         assert_eq!(ids(&old), [120, 118, 116], "from the sealed segment");
         assert_eq!(old.hits[0].record.message, "line 120 connect ECONNREFUSED");
-        // Regression: statistics of an app with nothing sealed (tantivy refuses a range with
-        // no bound; the sealer thread died on it).
-        let stats = hot.hot_stats(&BTreeMap::new()).expect("stats");
-        assert_eq!(stats["web"].records, 400);
-        let apps = store.apps(&hot).expect("apps");
+        let stats = store.hot_stats();
+        assert_eq!((stats["web"].records, stats["web"].max_id), (150, 399));
+        let apps = store.apps();
         assert_eq!((apps.len(), apps[0].records, apps[0].segments), (1, 400, 1));
         assert!(apps[0].disk_bytes > 0 && apps[0].raw_bytes > 0);
     }
@@ -1040,11 +1292,10 @@ mod tests {
     #[test]
     fn a_lost_split_is_rebuilt_and_a_damaged_segment_salvaged_at_open() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let hot = hot(dir.path(), "web", 0, 300);
-        let meta = {
-            let (store, _) = open(dir.path(), RetentionConfig::default());
-            store.seal(&hot, "web", None, 299).expect("seal")
-        };
+        let (store, _) = open(dir.path(), RetentionConfig::default());
+        let meta = sealed(dir.path(), &store, "web", 0, 300);
+        let hot = LogIndex::open(&dir.path().join("hot")).expect("hot");
+        drop(store);
         let seg = dir
             .path()
             .join(format!("segments/web/{:010}.seg", meta.seq));
@@ -1083,14 +1334,50 @@ mod tests {
     }
 
     #[test]
+    fn an_active_segment_left_by_a_crash_is_sealed_at_open_with_its_written_frames() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (store, _) = open(dir.path(), RetentionConfig::default());
+        let hot = fill(dir.path(), &store, "web", 0, 100);
+        let unsealed = store.hot_stats()["web"];
+        assert_eq!((unsealed.records, unsealed.max_id), (100, 99));
+        // Hits in the active segment are read from its frames and its tail.
+        let found = store
+            .search(&hot, &req("econnrefused", 1000))
+            .expect("search");
+        assert_eq!(
+            ids(&found),
+            (0..100).rev().filter(|i| i % 2 == 0).collect::<Vec<_>>()
+        );
+        let active: Vec<_> = std::fs::read_dir(dir.path().join("segments/web"))
+            .expect("ls")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(active.len(), 1);
+        assert!(active[0].ends_with(".active"), "{active:?}");
+        // "Crash": the frames written so far stay, the tail (in the WAL) is gone.
+        std::mem::forget(store);
+        let (store, report) = open(dir.path(), RetentionConfig::default());
+        assert_eq!(report.active_recovered, 1);
+        let kept = store.segments()[0].records;
+        assert!(kept > 0 && kept < 100, "{kept} records in written frames");
+        assert_eq!(store.sealed_through()["web"], kept - 1);
+        let found = store.search(&hot, &req("*", 1000)).expect("search");
+        assert_eq!(
+            found.total, 100,
+            "sealed ones from the split, the rest still hot"
+        );
+    }
+
+    #[test]
     fn retention_evicts_the_oldest_segments_of_the_app_over_its_limit() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let hot = hot(dir.path(), "web", 0, 300);
         let mut retention = RetentionConfig::default();
         let (store, _) = open(dir.path(), retention.clone());
-        for (after, through) in [(None, 99), (Some(99), 199), (Some(199), 299)] {
-            store.seal(&hot, "web", after, through).expect("seal");
+        for first in [0, 100, 200] {
+            sealed(dir.path(), &store, "web", first, 100);
         }
+        let hot = LogIndex::open(&dir.path().join("hot")).expect("hot");
         let one = store.segments()[0].disk_bytes();
         drop(store);
         retention.apps.insert(
@@ -1116,7 +1403,6 @@ mod tests {
     fn the_disk_floor_evicts_the_heaviest_app_first_then_refuses_its_ingest() {
         use std::sync::atomic::AtomicU64;
         let dir = tempfile::tempdir().expect("tempdir");
-        let hot = hot(dir.path(), "runaway", 0, 400);
         let free = Arc::new(AtomicU64::new(u64::MAX / 4));
         let probe: FreeSpace = {
             let free = free.clone();
@@ -1132,18 +1418,13 @@ mod tests {
             ..StorageConfig::default()
         };
         let (store, _) = Store::open(dir.path(), storage, retention, probe).expect("store");
-        for (after, through) in [(None, 99), (Some(99), 199), (Some(199), 299)] {
-            store.seal(&hot, "runaway", after, through).expect("seal");
+        let store = Arc::new(store);
+        for first in [0, 100, 200] {
+            sealed(dir.path(), &store, "runaway", first, 100);
         }
-        let hot_stats = BTreeMap::from([(
-            "runaway".to_owned(),
-            HotStats {
-                records: 100,
-                bytes: 3000,
-                oldest_received: 0,
-                max_id: 399,
-            },
-        )]);
+        fill(dir.path(), &store, "runaway", 300, 100);
+        let hot_stats = store.hot_stats();
+        assert_eq!(hot_stats["runaway"].records, 100);
         assert!(
             store.enforce_retention(&hot_stats).is_empty(),
             "space is plenty"
@@ -1174,11 +1455,11 @@ mod tests {
     #[test]
     fn a_thousand_segments_open_and_serve() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let hot = hot(dir.path(), "web", 0, 50);
         let first = {
             let (store, _) = open(dir.path(), RetentionConfig::default());
-            store.seal(&hot, "web", None, 49).expect("seal")
+            sealed(dir.path(), &store, "web", 0, 50)
         };
+        let hot = LogIndex::open(&dir.path().join("hot")).expect("hot");
         let app_dir = dir.path().join("segments/web");
         let seg = app_dir.join(format!("{:010}.seg", first.seq));
         for seq in 1..1000u64 {

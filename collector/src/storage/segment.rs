@@ -149,8 +149,33 @@ impl SegmentWriter {
         Ok((frame, slot))
     }
 
+    /// The frames written so far.
+    pub fn frames(&self) -> &[FrameMeta] {
+        &self.footer.frames
+    }
+
+    /// Raw bytes pushed so far (written frames and the frame being filled).
+    pub fn raw_bytes(&self) -> u64 {
+        self.footer.raw_bytes + self.buf.len() as u64
+    }
+
+    /// Writes the frame being filled now, however small.
+    pub fn flush(&mut self) -> Result<(), SegmentError> {
+        self.flush_frame()
+    }
+
+    /// Makes the frames written so far durable.
+    pub fn sync(&self) -> Result<(), SegmentError> {
+        self.file.sync_data().map_err(|source| SegmentError::Io {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    /// Writes the frame being filled. On failure (a full disk, say) nothing changes: the file
+    /// is cut back and the frame stays in memory for the next try.
     fn flush_frame(&mut self) -> Result<(), SegmentError> {
-        let Some(mut meta) = self.buf_meta.take() else {
+        let Some(mut meta) = self.buf_meta.clone() else {
             return Ok(());
         };
         let compressed =
@@ -161,13 +186,14 @@ impl SegmentWriter {
         meta.compressed_len = compressed.len() as u32;
         meta.raw_len = self.buf.len() as u32;
         meta.xxh3 = xxh3_64(&compressed);
-        let mut header = Vec::with_capacity(FRAME_HEADER);
-        header.extend_from_slice(FRAME_MAGIC);
-        header.extend_from_slice(&meta.compressed_len.to_le_bytes());
-        header.extend_from_slice(&meta.raw_len.to_le_bytes());
-        header.extend_from_slice(&meta.xxh3.to_le_bytes());
-        self.write(&header)?;
-        self.write(&compressed)?;
+        let mut bytes = Vec::with_capacity(FRAME_HEADER + compressed.len());
+        bytes.extend_from_slice(FRAME_MAGIC);
+        bytes.extend_from_slice(&meta.compressed_len.to_le_bytes());
+        bytes.extend_from_slice(&meta.raw_len.to_le_bytes());
+        bytes.extend_from_slice(&meta.xxh3.to_le_bytes());
+        bytes.extend_from_slice(&compressed);
+        self.write(&bytes)?;
+        self.buf_meta = None;
         let f = &mut self.footer;
         f.records += u64::from(meta.records);
         f.raw_bytes += u64::from(meta.raw_len);
@@ -180,19 +206,29 @@ impl SegmentWriter {
         Ok(())
     }
 
+    /// Writes `bytes` whole at the end, or cuts the file back to where it was.
     fn write(&mut self, bytes: &[u8]) -> Result<(), SegmentError> {
-        self.file
-            .write_all(bytes)
-            .map_err(|source| SegmentError::Io {
+        use std::io::{Seek, SeekFrom};
+        if let Err(source) = self.file.write_all(bytes) {
+            let _ = self.file.set_len(self.offset);
+            let _ = self.file.seek(SeekFrom::Start(self.offset));
+            return Err(SegmentError::Io {
                 path: self.path.clone(),
                 source,
-            })?;
+            });
+        }
         self.offset += bytes.len() as u64;
         Ok(())
     }
 
-    /// Writes the last frame and the footer, fsyncs; returns the footer and the file size.
-    pub fn finish(mut self) -> Result<(Footer, u64), SegmentError> {
+    /// Bytes written to the file so far.
+    pub fn file_bytes(&self) -> u64 {
+        self.offset
+    }
+
+    /// Writes the last frame and the footer, fsyncs; returns the footer and the file size. On
+    /// failure the writer is as it was, and `finish` may be tried again.
+    pub fn finish(&mut self) -> Result<(Footer, u64), SegmentError> {
         self.flush_frame()?;
         let json = serde_json::to_vec(&self.footer).expect("footers serialize");
         let mut trailer = Vec::with_capacity(json.len() + FOOTER_TRAILER);
@@ -200,12 +236,19 @@ impl SegmentWriter {
         trailer.extend_from_slice(&(json.len() as u32).to_le_bytes());
         trailer.extend_from_slice(&xxh3_64(&json).to_le_bytes());
         trailer.extend_from_slice(FOOTER_MAGIC);
+        let before = self.offset;
         self.write(&trailer)?;
-        self.file.sync_all().map_err(|source| SegmentError::Io {
-            path: self.path.clone(),
-            source,
-        })?;
-        Ok((self.footer, self.offset))
+        if let Err(source) = self.file.sync_all() {
+            use std::io::{Seek, SeekFrom};
+            let _ = self.file.set_len(before);
+            let _ = self.file.seek(SeekFrom::Start(before));
+            self.offset = before;
+            return Err(SegmentError::Io {
+                path: self.path.clone(),
+                source,
+            });
+        }
+        Ok((self.footer.clone(), self.offset))
     }
 }
 
@@ -285,6 +328,50 @@ impl SegmentFile {
     pub fn frame(&self, i: usize) -> Result<Vec<StoredRecord>, SegmentError> {
         parse_records(&self.path, &self.frame_bytes(i)?)
     }
+
+    /// The records with these ids (ascending) that the segment holds.
+    pub fn get(&self, ids: &[u64]) -> Result<Vec<StoredRecord>, SegmentError> {
+        let (found, _) = pick(&self.footer.frames, ids, |i| self.frame(i))?;
+        Ok(found)
+    }
+}
+
+/// The records with `ids` (ascending) found in `frames` (ids ascending), reading each frame
+/// needed once with `read`; and the ids no frame covers.
+pub fn pick(
+    frames: &[FrameMeta],
+    ids: &[u64],
+    mut read: impl FnMut(usize) -> Result<Vec<StoredRecord>, SegmentError>,
+) -> Result<(Vec<StoredRecord>, Vec<u64>), SegmentError> {
+    let (mut found, mut rest) = (Vec::new(), Vec::new());
+    let mut i = 0;
+    while i < ids.len() {
+        let f = frames.partition_point(|f| f.last_id < ids[i]);
+        if f == frames.len() || frames[f].first_id > ids[i] {
+            rest.push(ids[i]);
+            i += 1;
+            continue;
+        }
+        let records = read(f)?;
+        while i < ids.len() && ids[i] <= frames[f].last_id {
+            if let Ok(k) = records.binary_search_by_key(&ids[i], |r| r.id) {
+                found.push(records[k].clone());
+            }
+            i += 1;
+        }
+    }
+    Ok((found, rest))
+}
+
+/// The records of the frame `meta` describes in `file` (a segment still being written, whose
+/// footer is not there yet).
+pub fn read_frame_records(
+    file: &File,
+    path: &Path,
+    meta: &FrameMeta,
+) -> Result<Vec<StoredRecord>, SegmentError> {
+    let (raw, _) = read_frame(file, path, meta.offset, Some(meta))?;
+    parse_records(path, &raw)
 }
 
 /// Reads the frame whose header is at `offset`; returns its raw bytes and the offset after it.

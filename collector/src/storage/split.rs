@@ -6,9 +6,7 @@ use std::path::Path;
 
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::Query;
-use tantivy::schema::{
-    FAST, Field, INDEXED, IndexRecordOption, STRING, Schema, TextFieldIndexing, TextOptions,
-};
+use tantivy::schema::{FAST, Field, INDEXED, STRING, Schema};
 use tantivy::{Index, IndexReader, ReloadPolicy, SegmentReader, TantivyDocument};
 
 use super::segment::SegmentFile;
@@ -46,15 +44,7 @@ fn schema() -> (Schema, Fields) {
         level: b.add_text_field("level", STRING | FAST),
         stream: b.add_text_field("stream", STRING),
         // Hits are ordered by time, never scored: no field norms (4% of a split).
-        message: b.add_text_field(
-            "message",
-            TextOptions::default().set_indexing_options(
-                TextFieldIndexing::default()
-                    .set_tokenizer("default")
-                    .set_fieldnorms(false)
-                    .set_index_option(IndexRecordOption::WithFreqsAndPositions),
-            ),
-        ),
+        message: b.add_text_field("message", crate::index::message_options()),
         frame: b.add_u64_field("frame", FAST),
         slot: b.add_u64_field("slot", FAST),
     };
