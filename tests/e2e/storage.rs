@@ -53,30 +53,35 @@ fn tree_bytes(dir: &Path) -> u64 {
 
 const MIB: u64 = 1024 * 1024;
 const SEGMENT: u64 = 8 * MIB;
-/// The global cap binds before the runaway's own quota: the runaway is the app most over its
-/// share, so it loses its own oldest segments.
-const GLOBAL_CAP: u64 = 128 * MIB;
-const RUNAWAY_QUOTA: u64 = 200 * MIB;
 const CALM_LINES: u64 = 15_000;
-const FS_MIB: u64 = 400;
-/// Half as much again as the global cap.
-const RUNAWAY_BYTES: u64 = 192 * MIB;
 
-#[test]
-fn a_runaway_app_loses_its_own_oldest_data_and_nobody_elses_on_a_small_disk() {
+/// What a runaway scenario measured.
+struct Outcome {
+    /// Most bytes the data dir held at once.
+    peak: u64,
+    /// Least free space on the filesystem.
+    least_free: u64,
+    /// The runaway's bytes in sealed segments at the end.
+    runaway_disk: u64,
+    runaway_lines: u64,
+}
+
+/// A runaway app writes `runaway_bytes` as fast as it can through `logq-shipper pipe` while
+/// two calm apps write numbered lines at about 1,000 lines/s each, into a collector with
+/// `retention` (a TOML `[retention]` section) on a tmpfs of `fs_mib` MiB. Checks what every
+/// pressure scenario must hold: the calm apps lose and double nothing, the runaway's newest
+/// line is searchable and its oldest went; returns the figures the caller bounds.
+fn runaway_beside_calm_apps(fs_mib: u64, retention: &str, runaway_bytes: u64) -> Outcome {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let _fs = Tmpfs::mount(&tmp.path().join("mnt"), FS_MIB);
-    let data = tmp.path().join("mnt/data");
+    let mnt = tmp.path().join("mnt");
+    let _fs = Tmpfs::mount(&mnt, fs_mib);
+    let data = mnt.join("data");
     let config = format!(
-        "[wal]\nmax_file_bytes = {}\n\
-         [storage]\nsegment_max_bytes = {SEGMENT}\n\
-         [retention]\nmax_bytes = {GLOBAL_CAP}\nmin_free_bytes = \"64MiB\"\nmin_free_percent = 0\n\
-         [retention.apps.runaway]\nmax_bytes = {RUNAWAY_QUOTA}\n",
+        "[wal]\nmax_file_bytes = {}\n[storage]\nsegment_max_bytes = {SEGMENT}\n{retention}",
         2 * MIB
     );
     let collector = Collector::start_with(&data, Some(&config));
 
-    // Two calm apps write numbered lines at about 1,000 lines/s each.
     let calm: Vec<_> = ["calm-a", "calm-b"]
         .iter()
         .map(|app| {
@@ -96,7 +101,24 @@ fn a_runaway_app_loses_its_own_oldest_data_and_nobody_elses_on_a_small_disk() {
         })
         .collect();
 
-    // The runaway app writes RUNAWAY_BYTES as fast as it can through a pipe shipper.
+    // Watch the data dir and the filesystem from the start.
+    let stop = Arc::new(AtomicBool::new(false));
+    let peak = Arc::new(AtomicU64::new(0));
+    let least_free = Arc::new(AtomicU64::new(u64::MAX));
+    let monitor = {
+        let (stop, peak, least_free, data) =
+            (stop.clone(), peak.clone(), least_free.clone(), data.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                peak.fetch_max(tree_bytes(&data), Ordering::SeqCst);
+                if let Ok(s) = rustix::fs::statvfs(&data) {
+                    least_free.fetch_min(s.f_bavail * s.f_frsize, Ordering::SeqCst);
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        })
+    };
+
     let mut runaway = Command::new(bin("logq-shipper"))
         .args(["--to", &collector.tcp.to_string()])
         .arg("--state-dir")
@@ -111,7 +133,7 @@ fn a_runaway_app_loses_its_own_oldest_data_and_nobody_elses_on_a_small_disk() {
         let mut n: u64 = 0;
         let mut written: u64 = 0;
         let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-        while written < RUNAWAY_BYTES {
+        while written < runaway_bytes {
             let mut chunk = String::new();
             for _ in 0..500 {
                 // Incompressible-ish payload, so segments are not tiny.
@@ -131,19 +153,6 @@ fn a_runaway_app_loses_its_own_oldest_data_and_nobody_elses_on_a_small_disk() {
         n
     };
     drop(stdin);
-
-    // Watch the data dir while everything drains.
-    let stop = Arc::new(AtomicBool::new(false));
-    let peak = Arc::new(AtomicU64::new(0));
-    let monitor = {
-        let (stop, peak, data) = (stop.clone(), peak.clone(), data.clone());
-        std::thread::spawn(move || {
-            while !stop.load(Ordering::SeqCst) {
-                peak.fetch_max(tree_bytes(&data), Ordering::SeqCst);
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        })
-    };
     let status = runaway.wait().expect("runaway shipper");
     assert!(
         status.success(),
@@ -187,7 +196,6 @@ fn a_runaway_app_loses_its_own_oldest_data_and_nobody_elses_on_a_small_disk() {
     let (hits, _) = collector.search(&[("q", "seq=000000"), ("app", "runaway")]);
     assert!(hits.is_empty(), "the runaway's oldest line was evicted");
 
-    // The runaway's sealed data stays within its quota (plus the segment being sealed).
     let (_, body) = crate::util::api_get(&collector, "/api/v1/apps");
     let apps: serde_json::Value = serde_json::from_str(&body).expect("apps json");
     let runaway_disk = apps["apps"]
@@ -197,24 +205,69 @@ fn a_runaway_app_loses_its_own_oldest_data_and_nobody_elses_on_a_small_disk() {
         .find(|a| a["app"] == "runaway")
         .and_then(|a| a["disk_bytes"].as_u64())
         .expect("runaway listed");
-    assert!(
-        runaway_disk <= RUNAWAY_QUOTA + SEGMENT,
-        "runaway keeps {runaway_disk} bytes of segments"
-    );
-
-    // The data dir never went over the global cap plus one segment.
-    let peak = peak.load(Ordering::SeqCst);
+    let outcome = Outcome {
+        peak: peak.load(Ordering::SeqCst),
+        least_free: least_free.load(Ordering::SeqCst),
+        runaway_disk,
+        runaway_lines,
+    };
     eprintln!(
-        "runaway wrote {runaway_lines} lines; data dir peaked at {:.1} MiB (cap {} MiB, segment {} MiB, filesystem {FS_MIB} MiB)",
-        peak as f64 / MIB as f64,
-        GLOBAL_CAP / MIB,
+        "runaway wrote {} lines; data dir peaked at {:.1} MiB, least free {:.1} MiB, runaway keeps {:.1} MiB (filesystem {fs_mib} MiB, segment {} MiB)",
+        outcome.runaway_lines,
+        outcome.peak as f64 / MIB as f64,
+        outcome.least_free as f64 / MIB as f64,
+        outcome.runaway_disk as f64 / MIB as f64,
         SEGMENT / MIB
     );
-    assert!(
-        peak <= GLOBAL_CAP + SEGMENT,
-        "the data dir peaked at {peak} bytes, over the cap {GLOBAL_CAP} plus a segment {SEGMENT}"
-    );
     drop(shippers);
+    outcome
+}
+
+#[test]
+fn a_runaway_app_loses_its_own_oldest_data_and_nobody_elses_under_the_global_cap() {
+    // The global cap binds before the runaway's own 200 MiB quota: the runaway is the app most
+    // over its share, so it loses its own oldest segments.
+    const GLOBAL_CAP: u64 = 128 * MIB;
+    const RUNAWAY_QUOTA: u64 = 200 * MIB;
+    let out = runaway_beside_calm_apps(
+        400,
+        &format!(
+            "[retention]\nmax_bytes = {GLOBAL_CAP}\nmin_free_bytes = \"64MiB\"\nmin_free_percent = 0\n\
+             [retention.apps.runaway]\nmax_bytes = {RUNAWAY_QUOTA}\n"
+        ),
+        // Half as much again as the cap.
+        192 * MIB,
+    );
+    assert!(
+        out.runaway_disk <= RUNAWAY_QUOTA + SEGMENT,
+        "runaway keeps {} bytes of segments",
+        out.runaway_disk
+    );
+    assert!(
+        out.peak <= GLOBAL_CAP + SEGMENT,
+        "the data dir peaked at {} bytes, over the cap {GLOBAL_CAP} plus a segment {SEGMENT}",
+        out.peak
+    );
+}
+
+#[test]
+fn the_free_disk_floor_holds_on_a_small_filesystem_with_no_cap() {
+    // No global cap: only the floor stands between the runaway and a full disk. The runaway
+    // writes more than the whole filesystem.
+    const FS_MIB: u64 = 192;
+    const FLOOR: u64 = 64 * MIB;
+    let out = runaway_beside_calm_apps(
+        FS_MIB,
+        &format!("[retention]\nmin_free_bytes = {FLOOR}\nmin_free_percent = 0\n"),
+        240 * MIB,
+    );
+    // The floor is checked every 100 ms and room goes to the segment being sealed: free space
+    // may dip below the floor by that much, never to a full disk.
+    assert!(
+        out.least_free + 2 * SEGMENT >= FLOOR,
+        "free space fell to {} bytes with a floor of {FLOOR}",
+        out.least_free
+    );
 }
 
 /// Ships `lines` numbered lines for `app` through `logq-shipper pipe` and waits for it.

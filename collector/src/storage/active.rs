@@ -29,6 +29,8 @@ pub struct HotStats {
     /// Event time range, nanoseconds.
     pub min_time: i64,
     pub max_time: i64,
+    /// Bytes of the active segment's file.
+    pub file_bytes: u64,
 }
 
 impl Default for HotStats {
@@ -40,6 +42,7 @@ impl Default for HotStats {
             max_id: 0,
             min_time: i64::MAX,
             max_time: i64::MIN,
+            file_bytes: 0,
         }
     }
 }
@@ -89,6 +92,7 @@ impl ActiveSegment {
     pub fn stats(&self) -> HotStats {
         HotStats {
             bytes: self.writer.raw_bytes(),
+            file_bytes: self.writer.file_bytes(),
             ..self.stats
         }
     }

@@ -821,7 +821,7 @@ impl Store {
                 if !over && unevictable + 2 * room <= max {
                     break;
                 }
-                match self.victim(hot, unevictable, Some(max)) {
+                match self.victim(hot, Some(max)) {
                     Victim::Evict(s) if over => {
                         self.evict(&s, EvictReason::GlobalMaxBytes, &mut evicted)
                     }
@@ -839,10 +839,21 @@ impl Store {
                 .retention
                 .min_free_bytes
                 .max(total / 100 * u64::from(self.retention.min_free_percent));
-            if avail >= floor {
+            let room = self.storage.segment_max_bytes;
+            // Near the floor, the app holding most unsealed data waits, as under the cap.
+            if avail < floor.saturating_add(4 * room) {
+                throttled.extend(
+                    hot.iter()
+                        .max_by_key(|(_, h)| h.bytes)
+                        .map(|(app, _)| app.clone()),
+                );
+                throttled.dedup();
+            }
+            // Room is kept for a segment being sealed.
+            if avail >= floor.saturating_add(room) {
                 break;
             }
-            match self.victim(hot, self.unevictable_bytes(), self.retention.max_bytes) {
+            match self.victim(hot, self.retention.max_bytes) {
                 Victim::Evict(s) => self.evict(&s, EvictReason::DiskFloor, &mut evicted),
                 Victim::Refuse(app) => {
                     refused = vec![app];
@@ -873,26 +884,18 @@ impl Store {
 
     /// Who gives way when the global cap or the disk floor is breached: the app using most
     /// relative to its share (its own `max_bytes`, or an equal part of the cap) loses its
-    /// oldest segment, or is refused when it has none. An app's use is its sealed bytes plus
-    /// its part of `unevictable` (active segments, hot index, WAL), in proportion to its
-    /// unsealed bytes in `hot`.
-    fn victim(
-        &self,
-        hot: &BTreeMap<String, HotStats>,
-        unevictable: u64,
-        cap: Option<u64>,
-    ) -> Victim {
+    /// oldest segment, or is refused when it has none. An app's use is what is its own on
+    /// disk: its sealed segments and its active segment. (The hot index and the WAL are not
+    /// attributed: right after a runaway's seal they still hold its records while its active
+    /// segment is empty, and a calm app would be blamed for them.)
+    fn victim(&self, hot: &BTreeMap<String, HotStats>, cap: Option<u64>) -> Victim {
         let segs = self.segments();
         let mut used: BTreeMap<&str, f64> = BTreeMap::new();
         for s in &segs {
             *used.entry(&s.app).or_default() += s.disk_bytes() as f64;
         }
-        let hot_total: u64 = hot.values().map(|h| h.bytes).sum();
         for (app, h) in hot {
-            if hot_total > 0 {
-                *used.entry(app).or_default() +=
-                    unevictable as f64 * h.bytes as f64 / hot_total as f64;
-            }
+            *used.entry(app).or_default() += h.file_bytes as f64;
         }
         let total: f64 = used.values().sum();
         let equal = cap.map_or(total, |c| c as f64) / used.len().max(1) as f64;
