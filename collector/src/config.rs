@@ -61,7 +61,9 @@ pub struct StorageConfig {
     /// Raw bytes per zstd frame in a segment.
     #[serde(deserialize_with = "size")]
     pub frame_bytes: u64,
-    /// zstd level of segment frames.
+    /// zstd level of segment frames. Default 1, by measurement (README, Storage): on 1 MiB
+    /// frames of records it compresses better than 3 and 1.8x faster; 8 saves 7% more at a
+    /// thirteenth of the speed.
     pub zstd_level: i32,
 }
 
@@ -109,7 +111,7 @@ impl Default for StorageConfig {
             segment_max_bytes: 64 * 1024 * 1024,
             segment_max_age_secs: 3600,
             frame_bytes: 1024 * 1024,
-            zstd_level: 3,
+            zstd_level: 1,
         }
     }
 }
