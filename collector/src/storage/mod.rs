@@ -848,7 +848,9 @@ impl Store {
                 .retention
                 .min_free_bytes
                 .max(total / 100 * u64::from(self.retention.min_free_percent));
-            let room = self.storage.segment_max_bytes;
+            // Room is kept for a segment being sealed and for a merge of the hot index
+            // (which writes its new segment before it drops the old ones).
+            let room = self.storage.segment_max_bytes + tree_bytes(&self.data_dir.join("hot"));
             // Near the floor, the app holding most unsealed data waits, as under the cap.
             if avail < floor.saturating_add(4 * room) {
                 throttled.extend(
@@ -858,7 +860,6 @@ impl Store {
                 );
                 throttled.dedup();
             }
-            // Room is kept for a segment being sealed.
             if avail >= floor.saturating_add(room) {
                 break;
             }
