@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::util::{Collector, Shipper, bin, numbered_writer, stored_numbers, wait_until};
+use crate::util::{
+    Collector, Shipper, bin, numbered_writer, stored_numbers, wait_until, wait_until_else,
+};
 
 /// A tmpfs of `mib` MiB mounted for the test (we are root on these machines), unmounted on
 /// drop.
@@ -161,24 +163,24 @@ fn runaway_beside_calm_apps(fs_mib: u64, retention: &str, runaway_bytes: u64) ->
     let mut shippers = Vec::new();
     for (app, shipper, writer) in calm {
         writer.join().expect("calm writer");
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        while collector.count(app) < CALM_LINES {
-            if std::time::Instant::now() > deadline {
+        wait_until_else(
+            Duration::from_secs(60),
+            || collector.count(app) >= CALM_LINES,
+            || {
                 let stored = stored_numbers(&collector, app);
                 let missing: Vec<u64> = (0..CALM_LINES)
                     .filter(|n| !stored.contains_key(n))
                     .collect();
                 let (_, apps) = crate::util::api_get(&collector, "/api/v1/apps");
-                panic!(
+                format!(
                     "{app}: {} of {CALM_LINES} lines after 60 s; missing {} (first {:?}, last {:?}); apps: {apps}",
                     stored.len(),
                     missing.len(),
                     missing.first(),
                     missing.last()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+                )
+            },
+        );
         shippers.push(shipper);
         let stored = stored_numbers(&collector, app);
         let missing = (0..CALM_LINES).filter(|n| !stored.contains_key(n)).count();
@@ -227,7 +229,7 @@ fn runaway_beside_calm_apps(fs_mib: u64, retention: &str, runaway_bytes: u64) ->
 fn a_runaway_app_loses_its_own_oldest_data_and_nobody_elses_under_the_global_cap() {
     // The global cap binds before the runaway's own 200 MiB quota: the runaway is the app most
     // over its share, so it loses its own oldest segments.
-    const GLOBAL_CAP: u64 = 128 * MIB;
+    const GLOBAL_CAP: u64 = 96 * MIB;
     const RUNAWAY_QUOTA: u64 = 200 * MIB;
     let out = runaway_beside_calm_apps(
         400,
@@ -236,7 +238,7 @@ fn a_runaway_app_loses_its_own_oldest_data_and_nobody_elses_under_the_global_cap
              [retention.apps.runaway]\nmax_bytes = {RUNAWAY_QUOTA}\n"
         ),
         // Half as much again as the cap.
-        192 * MIB,
+        144 * MIB,
     );
     assert!(
         out.runaway_disk <= RUNAWAY_QUOTA + SEGMENT,
@@ -254,12 +256,12 @@ fn a_runaway_app_loses_its_own_oldest_data_and_nobody_elses_under_the_global_cap
 fn the_free_disk_floor_holds_on_a_small_filesystem_with_no_cap() {
     // No global cap: only the floor stands between the runaway and a full disk. The runaway
     // writes more than the whole filesystem.
-    const FS_MIB: u64 = 192;
+    const FS_MIB: u64 = 160;
     const FLOOR: u64 = 64 * MIB;
     let out = runaway_beside_calm_apps(
         FS_MIB,
         &format!("[retention]\nmin_free_bytes = {FLOOR}\nmin_free_percent = 0\n"),
-        240 * MIB,
+        192 * MIB,
     );
     // The floor is checked every 100 ms and room goes to the segment being sealed: free space
     // may dip below the floor by that much, never to a full disk.

@@ -37,13 +37,23 @@ pub fn data(rel: &str) -> PathBuf {
 }
 
 /// Polls `cond` every 20 ms until it holds or `limit` passes; panics with `what` on timeout.
-pub fn wait_until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+pub fn wait_until(limit: Duration, what: &str, cond: impl FnMut() -> bool) {
+    wait_until_else(limit, cond, || {
+        format!("timed out after {limit:?} waiting for {what}")
+    });
+}
+
+/// Like [`wait_until`], but on timeout panics with what `explain` says (what is missing).
+pub fn wait_until_else(
+    limit: Duration,
+    mut cond: impl FnMut() -> bool,
+    explain: impl FnOnce() -> String,
+) {
     let deadline = Instant::now() + limit;
     while !cond() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {limit:?} waiting for {what}"
-        );
+        if Instant::now() >= deadline {
+            panic!("{}", explain());
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
 }
