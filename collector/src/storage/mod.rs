@@ -520,12 +520,11 @@ impl Store {
             active.remove(app);
             let file = SegmentFile::open(&path)?;
             let meta = meta_of(seq, &file, &path, &path.with_extension("split"));
-            let file2 = SegmentFile::open(&path)?;
             self.state
                 .write()
                 .expect("store lock")
                 .sealed
-                .insert(seq, Arc::new(Sealed::new(meta, file2, None)));
+                .insert(seq, Arc::new(Sealed::new(meta, file.try_clone()?, None)));
             (seq, path, file)
         };
         let split_dir = path.with_extension("split");
@@ -762,14 +761,6 @@ impl Store {
         out.into_values().collect()
     }
 
-    /// Bytes of the active segments, the hot index and the WAL, the hot index counted twice:
-    /// a merge writes its new segment before it drops the old ones.
-    fn unevictable_bytes(&self) -> u64 {
-        self.active_bytes()
-            + 2 * tree_bytes(&self.data_dir.join("hot"))
-            + tree_bytes(&self.data_dir.join("wal"))
-    }
-
     /// Applies retention: per-app age and size, the global cap, the disk floor. `hot` is each
     /// app's unsealed data: when the floor is breached with no segment left to evict, the app
     /// with the most of it is refused. Returns the segments evicted with their reasons.
@@ -809,29 +800,27 @@ impl Store {
         // segment; when that app has none left, it is refused instead (never another app's
         // data for its sake).
         let mut refused = Vec::new();
-        let mut throttled = Vec::new();
+        // Unsealed data grows with the ingest rate and gives space back only once sealed: near
+        // a limit, the app holding most of it waits.
+        let mut slow = false;
+        let segment = self.storage.segment_max_bytes;
+        let hot_index = tree_bytes(&self.data_dir.join("hot"));
+        // What eviction cannot free; the hot index counts twice, as a merge writes its new
+        // segment before it drops the old ones.
+        let unevictable =
+            self.active_bytes() + 2 * hot_index + tree_bytes(&self.data_dir.join("wal"));
         if let Some(max) = self.retention.max_bytes {
-            // Unsealed data grows with the ingest rate and gives space back only once sealed:
-            // past a quarter of the cap, the app holding most of it waits.
-            let budget = (max / 4).max(2 * self.storage.segment_max_bytes);
-            let unsealed_heaviest = hot
-                .iter()
-                .max_by_key(|(_, h)| h.bytes)
-                .map(|(app, _)| app.clone());
-            if self.unevictable_bytes() > budget {
-                throttled.extend(unsealed_heaviest);
-            }
+            slow |= unevictable > (max / 4).max(2 * segment);
+            let mut sealed: u64 = self.segments().iter().map(SegmentMeta::disk_bytes).sum();
             loop {
-                let unevictable = self.unevictable_bytes();
-                let sealed: u64 = self.segments().iter().map(SegmentMeta::disk_bytes).sum();
                 // Room is kept for a segment being sealed (its split is built beside it).
-                let room = self.storage.segment_max_bytes;
-                let over = sealed + unevictable + room > max;
-                if !over && unevictable + 2 * room <= max {
+                let over = sealed + unevictable + segment > max;
+                if !over && unevictable + 2 * segment <= max {
                     break;
                 }
                 match self.victim(hot, Some(max)) {
                     Victim::Evict(s) if over => {
+                        sealed = sealed.saturating_sub(s.disk_bytes());
                         self.evict(&s, EvictReason::GlobalMaxBytes, &mut evicted)
                     }
                     Victim::Evict(_) => break,
@@ -848,18 +837,9 @@ impl Store {
                 .retention
                 .min_free_bytes
                 .max(total / 100 * u64::from(self.retention.min_free_percent));
-            // Room is kept for a segment being sealed and for a merge of the hot index
-            // (which writes its new segment before it drops the old ones).
-            let room = self.storage.segment_max_bytes + tree_bytes(&self.data_dir.join("hot"));
-            // Near the floor, the app holding most unsealed data waits, as under the cap.
-            if avail < floor.saturating_add(4 * room) {
-                throttled.extend(
-                    hot.iter()
-                        .max_by_key(|(_, h)| h.bytes)
-                        .map(|(app, _)| app.clone()),
-                );
-                throttled.dedup();
-            }
+            // Room is kept for a segment being sealed and for a merge of the hot index.
+            let room = segment + hot_index;
+            slow |= avail < floor.saturating_add(4 * room);
             if avail >= floor.saturating_add(room) {
                 break;
             }
@@ -872,6 +852,13 @@ impl Store {
                 Victim::Nobody => break,
             }
         }
+        let throttled: Vec<String> = hot
+            .iter()
+            .max_by_key(|(_, h)| h.bytes)
+            .filter(|_| slow)
+            .map(|(app, _)| app.clone())
+            .into_iter()
+            .collect();
         let mut t = self.throttled.write().expect("throttled lock");
         if *t != throttled {
             if !throttled.is_empty() {

@@ -314,6 +314,15 @@ impl SegmentFile {
         })
     }
 
+    /// Another handle on the same file, footer already read.
+    pub fn try_clone(&self) -> Result<SegmentFile, SegmentError> {
+        Ok(SegmentFile {
+            file: self.file.try_clone().map_err(io_err(&self.path))?,
+            path: self.path.clone(),
+            footer: self.footer.clone(),
+        })
+    }
+
     /// The raw bytes (JSON lines) of frame `i`, checked against its checksum.
     pub fn frame_bytes(&self, i: usize) -> Result<Vec<u8>, SegmentError> {
         let meta = self
