@@ -321,15 +321,21 @@ fn damaged_segments_footers_and_splits_are_repaired_or_counted_and_the_rest_serv
     for app in apps {
         pipe_lines(&collector, &tmp.path().join("state"), app, LINES);
     }
-    wait_until(Duration::from_secs(60), "every app sealed", || {
-        apps.iter().all(|app| {
-            let (_, body) = crate::util::api_get(&collector, "/api/v1/apps");
-            let v: serde_json::Value = serde_json::from_str(&body).expect("json");
-            v["apps"].as_array().expect("apps").iter().any(|a| {
-                a["app"] == *app && a["segments"].as_u64() >= Some(1) && a["records"] == LINES
-            }) && segments_of(&data, app).len() == 1
-        })
-    });
+    // A segment is listed before its split is built: wait for the split too.
+    wait_until(
+        Duration::from_secs(60),
+        "every app sealed with its split",
+        || {
+            apps.iter().all(|app| {
+                let (_, body) = crate::util::api_get(&collector, "/api/v1/apps");
+                let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+                v["apps"].as_array().expect("apps").iter().any(|a| {
+                    a["app"] == *app && a["segments"].as_u64() >= Some(1) && a["records"] == LINES
+                }) && matches!(segments_of(&data, app).as_slice(),
+                    [seg] if seg.with_extension("split").is_dir())
+            })
+        },
+    );
     // Stop hard. (Sealed records still in the hot index are dropped at the next start.)
     collector.kill9();
 
