@@ -52,18 +52,41 @@ impl Level {
     /// Maps the spellings that loggers use (syslog, Ruby Logger, Python logging, bunyan numbers
     /// excluded) onto a level, ignoring ASCII case. Returns `None` for anything else.
     pub fn from_alias(word: &str) -> Option<Level> {
-        let lower = word.trim().to_ascii_lowercase();
-        Some(match lower.as_str() {
-            "trace" | "trc" | "verbose" => Level::Trace,
-            "debug" | "dbg" | "d" => Level::Debug,
-            "info" | "inf" | "i" | "notice" | "information" | "informational" => Level::Info,
-            "warn" | "warning" | "wrn" | "w" => Level::Warn,
-            "error" | "err" | "e" => Level::Error,
-            "fatal" | "critical" | "crit" | "f" | "emerg" | "emergency" | "alert" | "panic" => {
-                Level::Fatal
-            }
-            _ => return None,
-        })
+        const ALIASES: &[(&str, Level)] = &[
+            ("trace", Level::Trace),
+            ("trc", Level::Trace),
+            ("verbose", Level::Trace),
+            ("debug", Level::Debug),
+            ("dbg", Level::Debug),
+            ("d", Level::Debug),
+            ("info", Level::Info),
+            ("inf", Level::Info),
+            ("i", Level::Info),
+            ("notice", Level::Info),
+            ("information", Level::Info),
+            ("informational", Level::Info),
+            ("warn", Level::Warn),
+            ("warning", Level::Warn),
+            ("wrn", Level::Warn),
+            ("w", Level::Warn),
+            ("error", Level::Error),
+            ("err", Level::Error),
+            ("e", Level::Error),
+            ("fatal", Level::Fatal),
+            ("critical", Level::Fatal),
+            ("crit", Level::Fatal),
+            ("f", Level::Fatal),
+            ("emerg", Level::Fatal),
+            ("emergency", Level::Fatal),
+            ("alert", Level::Fatal),
+            ("panic", Level::Fatal),
+        ];
+        // Parsers call this for every line: compare in place rather than lowercase a copy.
+        let word = word.trim();
+        ALIASES
+            .iter()
+            .find(|(alias, _)| alias.eq_ignore_ascii_case(word))
+            .map(|&(_, level)| level)
     }
 }
 
