@@ -84,7 +84,7 @@ pub async fn run_with(
         .expect("deletes")
         .extend(store.sealed_through());
     index
-        .committed_location()
+        .committed_mark()
         .context("while reading the index commit")?;
     // The indexer tells the WAL what is indexed through a marker, never a `Wal` handle: a
     // `Wal` would keep the writer thread (and so the indexer) alive forever at shutdown.

@@ -2,6 +2,7 @@
 //! Build the workspace first (`scripts/test` does): the tests run `target/<profile>/logq*`.
 
 mod delivery;
+mod normalize;
 mod protocol;
 mod rotation;
 mod run;

@@ -1,25 +1,38 @@
-//! Ship a real pm2 log and search it like grep.
+//! Ship a real pm2 log and search it like grep, by event.
 
 use std::process::Command;
 use std::time::Duration;
 
 use crate::util::{Collector, Shipper, data, logq, wait_until};
 
+/// The events of a Node log: a line and the indented stack-frame lines under it.
+fn node_events(text: &str) -> Vec<String> {
+    let mut events: Vec<String> = Vec::new();
+    for line in text.lines() {
+        match events.last_mut() {
+            Some(event) if line.starts_with(' ') => {
+                event.push('\n');
+                event.push_str(line);
+            }
+            _ => events.push(line.to_owned()),
+        }
+    }
+    events
+}
+
 #[test]
-fn search_raw_prints_exactly_what_grep_prints() {
+fn search_raw_prints_each_matching_event_as_the_app_wrote_it() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let log = tmp.path().join("osm-app-error.log");
     std::fs::copy(data("pm2/osm-app-error.log"), &log).expect("copy fixture");
-    let lines = std::fs::read_to_string(&log)
-        .expect("fixture")
-        .lines()
-        .count() as u64;
+    let events = node_events(&std::fs::read_to_string(&log).expect("fixture"));
+    let lines = events.len() as u64;
 
     let collector = Collector::start(&tmp.path().join("data"));
     let _shipper = Shipper::tail(&collector, &tmp.path().join("state"), &log, "osm-app");
     wait_until(
         Duration::from_secs(20),
-        "all fixture lines searchable",
+        "all fixture events searchable",
         || collector.count("osm-app") == lines,
     );
 
@@ -42,11 +55,21 @@ fn search_raw_prints_exactly_what_grep_prints() {
         .expect("run grep");
     assert!(grep.status.success());
     assert!(!grep.stdout.is_empty());
+    // Each matching event whole (a stack trace with the error line it belongs to), in order.
+    let expected: String = events
+        .iter()
+        .filter(|e| e.contains("ECONNREFUSED"))
+        .map(|e| format!("{e}\n"))
+        .collect();
+    let raw = String::from_utf8_lossy(&stdout);
     assert_eq!(
-        String::from_utf8_lossy(&stdout),
-        String::from_utf8_lossy(&grep.stdout),
-        "logq -o raw must equal grep: same lines, same text, same order"
+        raw, expected,
+        "logq -o raw prints the matching events exactly as written, in order"
     );
+    // So it holds every line grep finds, in grep's order.
+    let grep = String::from_utf8_lossy(&grep.stdout);
+    let found: Vec<&str> = raw.lines().filter(|l| l.contains("ECONNREFUSED")).collect();
+    assert_eq!(found, grep.lines().collect::<Vec<_>>());
 
     // Nothing matches in another app, and a query that matches nothing exits 1.
     let (code, stdout, _) = logq(&[

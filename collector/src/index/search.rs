@@ -94,7 +94,11 @@ pub(crate) fn build_query(
     let text = req.query.trim();
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     if !text.is_empty() && text != "*" {
-        let mut parser = QueryParser::for_index(index, vec![message]);
+        let mut parser = QueryParser::new(
+            schema.clone(),
+            vec![message],
+            super::tokenizer::for_queries(),
+        );
         parser.set_conjunction_by_default();
         let q = parser
             .parse_query(text)

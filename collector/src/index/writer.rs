@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use tantivy::{IndexWriter, TantivyDocument};
 
-use super::{IndexError, LogIndex, PendingDeletes};
-use crate::normalize::records_of;
+use super::{HotMark, IndexError, LogIndex, PendingDeletes};
+use crate::normalize::{IDLE, Normalized, Normalizer};
 use crate::storage::Store;
 use crate::wal::{Durable, WalLocation};
 
@@ -107,30 +107,39 @@ fn run(
     on_commit: impl Fn(WalLocation),
 ) {
     let f = index.fields;
-    // The WAL replays every file it kept; batches up to here are in the hot index already.
-    let indexed_to = index.committed_location().unwrap_or_default();
-    let mut last: Option<WalLocation> = Some(indexed_to);
+    // The WAL replays every file it kept; what the index holds already is left out (see
+    // `Indexed::add`).
+    let mark = index.committed_mark().unwrap_or_default();
+    let mut indexed = Indexed {
+        emitted: mark.emitted.clone(),
+        mark,
+    };
+    let mut normalizer = Normalizer::new();
+    let mut last: Option<WalLocation> = Some(indexed.mark.location);
     let mut first_uncommitted: Option<Instant> = None;
+    let idle = Duration::from_millis(IDLE.as_millis() as u64);
     loop {
-        let wait = first_uncommitted
+        let mut wait = first_uncommitted
             .map(|t| commit_interval.saturating_sub(t.elapsed()))
             .unwrap_or(IDLE_WAKE);
-        let disconnected = match rx.recv_timeout(wait) {
+        if normalizer.has_open() {
+            wait = wait.min(idle);
+        }
+        let (out, disconnected) = match rx.recv_timeout(wait) {
             Ok(durable) => {
-                let mut records = records_of(&durable.batch);
-                if let Err(e) = store.append(&mut records, durable.location) {
-                    tracing::error!(error = %e, "cannot append to an active segment; the records stay in the WAL");
-                }
-                if durable.location > indexed_to {
-                    add(&mut writer, &f, &records);
-                }
+                let out = normalizer.push(&durable.batch, durable.location);
                 last = last.max(Some(durable.location));
-                first_uncommitted.get_or_insert_with(Instant::now);
-                false
+                (out, false)
             }
-            Err(RecvTimeoutError::Timeout) => false,
-            Err(RecvTimeoutError::Disconnected) => true,
+            Err(RecvTimeoutError::Timeout) => {
+                (normalizer.flush_idle(jiff::Timestamp::now()), false)
+            }
+            Err(RecvTimeoutError::Disconnected) => (normalizer.flush_all(), true),
         };
+        if !out.is_empty() {
+            first_uncommitted.get_or_insert_with(Instant::now);
+        }
+        indexed.add(store, &mut writer, &f, out);
         let sealed: Vec<(String, u64)> = std::mem::take(&mut *deletes.lock().expect("deletes"));
         for (app, through) in &sealed {
             if let Err(e) = writer.delete_query(sealed_query(&f, app, *through)) {
@@ -142,10 +151,16 @@ fn run(
         }
         let due = first_uncommitted.is_some_and(|t| t.elapsed() >= commit_interval);
         if (due || disconnected)
-            && let Some(location) = last
+            && let Some(last) = last
             && first_uncommitted.is_some()
         {
-            match commit(&index, &mut writer, location) {
+            // A replay must rebuild the events still open: it starts before their first line.
+            let location = normalizer.replay_from().map_or(last, |r| r.min(last));
+            let mark = HotMark {
+                location,
+                emitted: indexed.emitted.clone(),
+            };
+            match commit(&index, &mut writer, &mark) {
                 Ok(()) => on_commit(store.commit_active(location)),
                 Err(e) => {
                     tracing::error!(error = %e, "index commit failed; records stay in the WAL")
@@ -155,6 +170,46 @@ fn run(
         }
         if disconnected {
             break;
+        }
+    }
+}
+
+/// What the hot index holds: the mark of its last commit at start, and the ids added since.
+struct Indexed {
+    mark: HotMark,
+    emitted: std::collections::BTreeMap<String, u64>,
+}
+
+impl Indexed {
+    /// Appends `out` (by app, then id) to the apps' active segments and indexes it, leaving out
+    /// what a replay brings again: records in sealed segments, and records the hot index held
+    /// at its last commit.
+    fn add(
+        &mut self,
+        store: &Store,
+        writer: &mut IndexWriter,
+        f: &super::Fields,
+        out: Vec<Normalized>,
+    ) {
+        for group in out.chunk_by(|a, b| a.record.record.app == b.record.record.app) {
+            let app = &group[0].record.record.app;
+            let sealed = store.sealed_through_of(app);
+            let mut records: Vec<_> = group.iter().filter_map(|n| n.after(sealed)).collect();
+            let from = group.iter().map(|n| n.from).min().unwrap_or_default();
+            if let Err(e) = store.append(&mut records, from) {
+                tracing::error!(error = %e, "cannot append to an active segment; the records stay in the WAL");
+            }
+            let emitted = self.emitted.get(app).copied();
+            let fresh: Vec<_> = group
+                .iter()
+                .filter(|n| n.at > self.mark.location)
+                .filter_map(|n| n.after(emitted))
+                .collect();
+            if let Some(max) = fresh.iter().map(|r| r.id).max() {
+                self.emitted
+                    .insert(app.clone(), max.max(emitted.unwrap_or(0)));
+            }
+            add(writer, f, &fresh);
         }
     }
 }
@@ -200,13 +255,9 @@ fn add(writer: &mut IndexWriter, f: &super::Fields, records: &[logq_schemas::Sto
     }
 }
 
-fn commit(
-    index: &LogIndex,
-    writer: &mut IndexWriter,
-    location: WalLocation,
-) -> Result<(), IndexError> {
+fn commit(index: &LogIndex, writer: &mut IndexWriter, mark: &HotMark) -> Result<(), IndexError> {
     let mut prepared = writer.prepare_commit()?;
-    prepared.set_payload(&serde_json::to_string(&location).expect("locations serialize"));
+    prepared.set_payload(&serde_json::to_string(mark).expect("marks serialize"));
     prepared.commit()?;
     index.reader.reload()?;
     Ok(())

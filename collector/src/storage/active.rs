@@ -116,7 +116,8 @@ impl ActiveSegment {
             self.tail.clear();
             self.tail_since = None;
         } else {
-            self.tail_since.get_or_insert(at);
+            // Records may come out of WAL order (an event waits for its last line).
+            self.tail_since = Some(self.tail_since.map_or(at, |t| t.min(at)));
             self.tail.push(record);
         }
         pushed.map(|_| ())

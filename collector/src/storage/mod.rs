@@ -446,7 +446,7 @@ impl Store {
     }
 
     /// The highest sealed id of `app` (in a segment, with or without its split yet).
-    fn sealed_through_of(&self, app: &str) -> Option<u64> {
+    pub fn sealed_through_of(&self, app: &str) -> Option<u64> {
         let st = self.state.read().expect("store lock");
         let listed = st.sealed_through.get(app).copied();
         let newest = st

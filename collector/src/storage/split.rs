@@ -6,11 +6,11 @@ use std::path::Path;
 
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::Query;
-use tantivy::schema::{FAST, Field, INDEXED, STRING, Schema};
+use tantivy::schema::{FAST, Field, Schema};
 use tantivy::{Index, IndexReader, ReloadPolicy, SegmentReader, TantivyDocument};
 
 use super::segment::SegmentFile;
-use crate::index::{IndexError, nanos, time_id_key};
+use crate::index::{IndexError, keyword_options, nanos, time_id_key};
 
 /// Where a hit lives, with its sort key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,12 +37,12 @@ struct Fields {
 fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
     let fields = Fields {
-        id: b.add_u64_field("id", FAST | INDEXED),
-        time: b.add_i64_field("time", FAST | INDEXED),
-        app: b.add_text_field("app", STRING | FAST),
-        host: b.add_text_field("host", STRING | FAST),
-        level: b.add_text_field("level", STRING | FAST),
-        stream: b.add_text_field("stream", STRING),
+        id: b.add_u64_field("id", FAST),
+        time: b.add_i64_field("time", FAST),
+        app: b.add_text_field("app", keyword_options()),
+        host: b.add_text_field("host", keyword_options()),
+        level: b.add_text_field("level", keyword_options()),
+        stream: b.add_text_field("stream", keyword_options()),
         // Hits are ordered by time, never scored: no field norms (4% of a split).
         message: b.add_text_field("message", crate::index::message_options()),
         frame: b.add_u64_field("frame", FAST),
@@ -79,6 +79,7 @@ impl Split {
         std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
         let (schema, f) = schema();
         let index = Index::create_in_dir(&tmp, schema)?;
+        crate::index::tokenizer::register(&index);
         let mut writer = index.writer_with_num_threads(1, 64 * 1024 * 1024)?;
         for frame in 0..segment.footer.frames.len() {
             let records = segment.frame(frame).map_err(|e| {
@@ -115,6 +116,7 @@ impl Split {
     /// Opens a built split.
     pub fn open(dir: &Path) -> Result<Split, IndexError> {
         let index = Index::open_in_dir(dir)?;
+        crate::index::tokenizer::register(&index);
         let expected = schema().0;
         if index.schema() != expected {
             return Err(IndexError::Payload(format!(
