@@ -46,6 +46,8 @@ pub fn fallback_time(read_at: Timestamp, received: Timestamp) -> Timestamp {
 
 /// How long an event waits for more lines after its last one.
 pub const IDLE: SignedDuration = SignedDuration::from_millis(400);
+/// Events a stream keeps open at once (errors of interleaved Rails requests).
+const MAX_OPEN: usize = 64;
 /// An event closes once it holds this many lines...
 const MAX_EVENT_LINES: usize = 1000;
 /// ...or this many bytes of text.
@@ -299,12 +301,17 @@ fn read_line(
             }
         };
     // A new event: it closes the stream's open events that a line of its own can no longer
-    // continue (all but those of other requests).
+    // continue: all but the errors of other requests, whose tagged backtrace lines may still
+    // come between other requests' lines (at most `MAX_OPEN`, the oldest closing first).
     let key = request_id(&parsed);
+    let excess = stream.open.len().saturating_sub(MAX_OPEN - 1);
+    let mut seen = 0;
     stream.open.retain(|h| {
-        let keep = events
-            .get(h)
-            .is_some_and(|e| e.key.is_some() && e.key != key);
+        seen += 1;
+        let keep = seen > excess
+            && events.get(h).is_some_and(|e| {
+                e.key.is_some() && e.key != key && e.trace.level >= Some(Level::Warn)
+            });
         if !keep && let Some(e) = events.get_mut(h) {
             e.open = false;
         }
@@ -619,6 +626,77 @@ mod tests {
         let rest = event.after(Some(11)).expect("line 12 is not stored");
         assert_eq!((rest.id, rest.record.message.as_str()), (12, NODE[2]));
         assert_eq!(event.after(Some(12)), None);
+    }
+
+    #[test]
+    fn a_crash_with_an_event_open_replays_from_its_first_line_and_doubles_nothing() {
+        let b1 = batch("api", "stderr", None, 10, 0, &NODE[..2]);
+        let b2 = batch("api", "stderr", None, 12, 100, &NODE[2..3]);
+        let mut live = Normalizer::new();
+        let mut stored: Vec<Normalized> = live.push(&b1, loc(1));
+        // The indexer commits here: what it holds, and where a replay must start.
+        let emitted = stored.iter().map(|n| n.record.id).max();
+        let replay_from = live.replay_from().expect("the error line is open");
+        // Crash. The WAL replays the batches after `replay_from` into a fresh normalizer.
+        let mut replay = Normalizer::new();
+        let mut out = Vec::new();
+        for (b, at) in [(&b1, loc(1)), (&b2, loc(2))] {
+            if at > replay_from {
+                out.extend(replay.push(b, at));
+            }
+        }
+        out.extend(replay.flush_all());
+        stored.extend(
+            out.iter()
+                .filter_map(|n| n.after(emitted))
+                .map(|r| Normalized {
+                    record: r,
+                    from: WalLocation::default(),
+                    at: WalLocation::default(),
+                    lines: Vec::new(),
+                }),
+        );
+        assert_eq!(
+            messages(&stored),
+            vec![
+                (10, NODE[0].to_owned()),
+                (11, format!("{}\n{}", NODE[1], NODE[2])),
+            ]
+        );
+    }
+
+    #[test]
+    fn tagged_lines_of_many_requests_do_not_stay_open() {
+        // Regression: every Rails line is tagged with its request id, and each stayed open
+        // waiting for tagged backtrace lines, so a busy log made the open list (scanned per
+        // line) grow without bound and records waited behind it.
+        let lines: Vec<String> = (0..5000)
+            .map(|i| {
+                format!("I, [2026-11-22T13:14:55.004321 #1]  INFO -- : [{i:032x}] Completed 200 OK in 1ms")
+            })
+            .collect();
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let mut n = Normalizer::new();
+        let out = n.push(&batch("shop", "log", None, 0, 0, &refs), loc(1));
+        assert_eq!(out.len(), 4999, "all but the last line are complete");
+        assert!(n.streams.values().all(|s| s.open.len() <= 1));
+
+        // A FATAL event stays open for its tagged backtrace across another request's line.
+        let fatal = [
+            "F, [2026-11-22T13:14:55.005892 #1] FATAL -- : [c6233bf5-fced-41ef-90de-001a3333fca4]   ",
+            "I, [2026-11-22T13:14:55.006340 #1]  INFO -- : [beb66ef6-ec6a-4bdc-ad6e-22f8b5dc6614] Started GET",
+            "[c6233bf5-fced-41ef-90de-001a3333fca4] app.rb:42:in `block in <main>'",
+        ];
+        let mut n = Normalizer::new();
+        let mut out = n.push(&batch("shop", "log", None, 0, 0, &fatal), loc(1));
+        out.extend(n.flush_all());
+        assert_eq!(
+            messages(&out),
+            vec![
+                (0, format!("{}\n{}", fatal[0], fatal[2])),
+                (1, fatal[1].to_owned())
+            ]
+        );
     }
 
     #[test]
