@@ -71,7 +71,7 @@ pub struct Fields {
 /// Options of the exact-value text fields (app, host, level, stream), shared with splits:
 /// indexed whole, fast (a hit names its app), without field norms (never scored; norms cost a
 /// byte per document per field).
-pub(crate) fn keyword_options() -> TextOptions {
+fn keyword_options() -> TextOptions {
     TextOptions::default()
         .set_indexing_options(
             TextFieldIndexing::default()
@@ -84,7 +84,7 @@ pub(crate) fn keyword_options() -> TextOptions {
 
 /// The message field's options, shared with splits: indexed with positions (phrases), not
 /// stored, and without field norms (hits are ordered by time, never scored).
-pub(crate) fn message_options() -> TextOptions {
+fn message_options() -> TextOptions {
     TextOptions::default().set_indexing_options(
         TextFieldIndexing::default()
             .set_tokenizer(tokenizer::NAME)
@@ -93,17 +93,38 @@ pub(crate) fn message_options() -> TextOptions {
     )
 }
 
+impl Fields {
+    /// Adds the fields the hot index and every split share to a schema being built.
+    pub(crate) fn add_to(b: &mut tantivy::schema::SchemaBuilder) -> Fields {
+        Fields {
+            id: b.add_u64_field("id", FAST),
+            time: b.add_i64_field("time", FAST),
+            app: b.add_text_field("app", keyword_options()),
+            host: b.add_text_field("host", keyword_options()),
+            level: b.add_text_field("level", keyword_options()),
+            stream: b.add_text_field("stream", keyword_options()),
+            message: b.add_text_field("message", message_options()),
+        }
+    }
+
+    /// The document of a record.
+    pub(crate) fn document(&self, stored: &logq_schemas::StoredRecord) -> tantivy::TantivyDocument {
+        let r = &stored.record;
+        let mut doc = tantivy::TantivyDocument::new();
+        doc.add_u64(self.id, stored.id);
+        doc.add_i64(self.time, nanos(r.time));
+        doc.add_text(self.app, &r.app);
+        doc.add_text(self.host, &r.host);
+        doc.add_text(self.level, r.level.map_or("none", |l| l.as_str()));
+        doc.add_text(self.stream, &r.stream);
+        doc.add_text(self.message, &r.message);
+        doc
+    }
+}
+
 fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
-    let fields = Fields {
-        id: b.add_u64_field("id", FAST),
-        time: b.add_i64_field("time", FAST),
-        app: b.add_text_field("app", keyword_options()),
-        host: b.add_text_field("host", keyword_options()),
-        level: b.add_text_field("level", keyword_options()),
-        stream: b.add_text_field("stream", keyword_options()),
-        message: b.add_text_field("message", message_options()),
-    };
+    let fields = Fields::add_to(&mut b);
     (b.build(), fields)
 }
 

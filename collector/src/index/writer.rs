@@ -4,7 +4,7 @@
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::time::{Duration, Instant};
 
-use tantivy::{IndexWriter, TantivyDocument};
+use tantivy::IndexWriter;
 
 use super::{HotMark, IndexError, LogIndex, PendingDeletes};
 use crate::normalize::{IDLE, Normalized, Normalizer};
@@ -240,16 +240,7 @@ fn sealed_query(f: &super::Fields, app: &str, through: u64) -> Box<dyn tantivy::
 
 fn add(writer: &mut IndexWriter, f: &super::Fields, records: &[logq_schemas::StoredRecord]) {
     for stored in records {
-        let r = &stored.record;
-        let mut doc = TantivyDocument::new();
-        doc.add_u64(f.id, stored.id);
-        doc.add_i64(f.time, super::nanos(r.time));
-        doc.add_text(f.app, &r.app);
-        doc.add_text(f.host, &r.host);
-        doc.add_text(f.level, r.level.map_or("none", |l| l.as_str()));
-        doc.add_text(f.stream, &r.stream);
-        doc.add_text(f.message, &r.message);
-        if let Err(e) = writer.add_document(doc) {
+        if let Err(e) = writer.add_document(f.document(stored)) {
             tracing::error!(error = %e, id = stored.id, "cannot index record");
         }
     }

@@ -7,10 +7,10 @@ use std::path::Path;
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::Query;
 use tantivy::schema::{FAST, Field, Schema};
-use tantivy::{Index, IndexReader, ReloadPolicy, SegmentReader, TantivyDocument};
+use tantivy::{Index, IndexReader, ReloadPolicy, SegmentReader};
 
 use super::segment::SegmentFile;
-use crate::index::{IndexError, keyword_options, nanos, time_id_key};
+use crate::index::{IndexError, time_id_key};
 
 /// Where a hit lives, with its sort key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,13 +23,7 @@ pub struct SplitHit {
 
 #[derive(Debug, Clone, Copy)]
 struct Fields {
-    id: Field,
-    time: Field,
-    app: Field,
-    host: Field,
-    level: Field,
-    stream: Field,
-    message: Field,
+    common: crate::index::Fields,
     frame: Field,
     slot: Field,
 }
@@ -37,14 +31,7 @@ struct Fields {
 fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
     let fields = Fields {
-        id: b.add_u64_field("id", FAST),
-        time: b.add_i64_field("time", FAST),
-        app: b.add_text_field("app", keyword_options()),
-        host: b.add_text_field("host", keyword_options()),
-        level: b.add_text_field("level", keyword_options()),
-        stream: b.add_text_field("stream", keyword_options()),
-        // Hits are ordered by time, never scored: no field norms (4% of a split).
-        message: b.add_text_field("message", crate::index::message_options()),
+        common: crate::index::Fields::add_to(&mut b),
         frame: b.add_u64_field("frame", FAST),
         slot: b.add_u64_field("slot", FAST),
     };
@@ -86,15 +73,7 @@ impl Split {
                 IndexError::Payload(format!("cannot read the segment to index it: {e}"))
             })?;
             for (slot, stored) in records.iter().enumerate() {
-                let r = &stored.record;
-                let mut doc = TantivyDocument::new();
-                doc.add_u64(f.id, stored.id);
-                doc.add_i64(f.time, nanos(r.time));
-                doc.add_text(f.app, &r.app);
-                doc.add_text(f.host, &r.host);
-                doc.add_text(f.level, r.level.map_or("none", |l| l.as_str()));
-                doc.add_text(f.stream, &r.stream);
-                doc.add_text(f.message, &r.message);
+                let mut doc = f.common.document(stored);
                 doc.add_u64(f.frame, frame as u64);
                 doc.add_u64(f.slot, slot as u64);
                 writer.add_document(doc)?;

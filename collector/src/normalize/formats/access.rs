@@ -347,6 +347,7 @@ mod tests {
 
     use super::*;
     use crate::normalize::formats::fixture;
+    use crate::normalize::formats::testing::ts;
 
     const FIXTURES: [&str; 10] = [
         "nginx_1.22_captured.log",
@@ -378,10 +379,6 @@ mod tests {
 
     fn field<'p>(p: &'p Parsed, name: &str) -> Option<&'p Value> {
         p.fields.get(name)
-    }
-
-    fn ts(s: &str) -> jiff::Timestamp {
-        s.parse().expect("ts")
     }
 
     #[test]

@@ -124,37 +124,9 @@ fn bracketed(b: &[u8], at: usize) -> Option<&[u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::normalize::formats::fixture;
+    use crate::normalize::formats::testing::{cx, every_cut_parses, lines as testing_lines, ts};
     use jiff::tz::TimeZone;
     use serde_json::json;
-
-    fn cx() -> Context {
-        Context::utc("2026-11-23T10:00:00Z".parse().expect("ts"))
-    }
-
-    fn ts(s: &str) -> Timestamp {
-        s.parse().expect("ts")
-    }
-
-    fn lines(file: &str) -> Vec<String> {
-        fixture("gunicorn", file)
-            .lines()
-            .map(str::to_owned)
-            .collect()
-    }
-
-    /// Every line of `file`, and every cut of it at a char boundary, parses without panic and
-    /// with its body on a char boundary inside the text.
-    fn parse_every_cut(file: &str) {
-        for line in lines(file) {
-            for cut in (0..=line.len()).filter(|&i| line.is_char_boundary(i)) {
-                let part = &line[..cut];
-                if let Some(p) = Gunicorn.parse(part, &cx()) {
-                    assert!(part.is_char_boundary(p.body), "{file}: {part}");
-                }
-            }
-        }
-    }
 
     fn parse(line: &str) -> Parsed {
         Gunicorn
@@ -164,13 +136,13 @@ mod tests {
 
     #[test]
     fn every_fixture_line_and_cut_parses_without_panic() {
-        parse_every_cut("g27_error.log");
-        parse_every_cut("g27_access.log");
+        every_cut_parses(&Gunicorn, "g27_error.log");
+        every_cut_parses(&Gunicorn, "g27_access.log");
     }
 
     #[test]
     fn prefixed_lines_parse_and_tracebacks_do_not() {
-        for line in lines("g27_error.log") {
+        for line in testing_lines("gunicorn", "g27_error.log") {
             let p = Gunicorn.parse(&line, &cx());
             assert_eq!(p.is_some(), line.starts_with("[2026-11-22 "), "{line}");
             if let Some(p) = p {
@@ -181,7 +153,7 @@ mod tests {
 
     #[test]
     fn lines_have_time_with_offset_pid_and_level() {
-        let file = lines("g27_error.log");
+        let file = testing_lines("gunicorn", "g27_error.log");
         let p = parse(&file[0]);
         assert_eq!(p.time, Some(ts("2026-11-22T13:11:35Z")));
         assert_eq!(p.level, Some(Level::Info));
@@ -232,7 +204,7 @@ mod tests {
 
     #[test]
     fn other_lines_are_not_gunicorn() {
-        for line in lines("g27_access.log") {
+        for line in testing_lines("gunicorn", "g27_access.log") {
             assert_eq!(Gunicorn.parse(&line, &cx()), None, "{line}");
         }
         for line in [

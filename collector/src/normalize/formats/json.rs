@@ -444,17 +444,10 @@ impl<'de: 'a, 'a> Visitor<'de> for TextVisitor<'a> {
 mod tests {
     use super::*;
     use crate::normalize::formats::fixture;
-
-    fn cx() -> Context {
-        Context::utc("2026-11-23T10:00:00Z".parse().expect("ts"))
-    }
+    use crate::normalize::formats::testing::{cx, token_soup, ts};
 
     fn parse(line: &str) -> Option<Parsed> {
         Json.parse(line, &cx())
-    }
-
-    fn ts(s: &str) -> Timestamp {
-        s.parse().expect("ts")
     }
 
     /// The first line of `text` that holds `needle`.
@@ -654,20 +647,6 @@ mod tests {
         ] {
             assert!(parse(line).is_none(), "{line}");
         }
-    }
-
-    /// Lines made of `tokens` in a fixed pseudo-random order (a small LCG: reproducible).
-    fn token_soup(tokens: &[&str], count: usize) -> Vec<String> {
-        let mut state: u64 = 0x2026_1122;
-        let mut next = move |n: usize| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (state >> 33) as usize % n
-        };
-        (0..count)
-            .map(|_| (0..next(14)).map(|_| tokens[next(tokens.len())]).collect())
-            .collect()
     }
 
     #[test]

@@ -66,6 +66,58 @@ pub(crate) fn fixture(format: &str, file: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
 }
 
+/// What the format modules' tests share.
+#[cfg(test)]
+pub(crate) mod testing {
+    use jiff::Timestamp;
+
+    use crate::normalize::format::{Context, Format};
+
+    /// A UTC context received at 2026-11-23T10:00:00Z.
+    pub fn cx() -> Context {
+        Context::utc(ts("2026-11-23T10:00:00Z"))
+    }
+
+    pub fn ts(s: &str) -> Timestamp {
+        s.parse().expect("timestamp")
+    }
+
+    /// The lines of a fixture file.
+    pub fn lines(format: &str, file: &str) -> Vec<String> {
+        super::fixture(format, file)
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Lines made of `tokens` in a fixed pseudo-random order (a small LCG: reproducible).
+    pub fn token_soup(tokens: &[&str], count: usize) -> Vec<String> {
+        let mut state: u64 = 0x2026_1122;
+        let mut next = move |n: usize| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) as usize % n
+        };
+        (0..count)
+            .map(|_| (0..next(14)).map(|_| tokens[next(tokens.len())]).collect())
+            .collect()
+    }
+
+    /// Every line of the fixture, and every cut of it at a char boundary, parses without panic
+    /// and with its body on a char boundary inside the text.
+    pub fn every_cut_parses(f: &dyn Format, file: &str) {
+        for line in lines(f.name(), file) {
+            for cut in (0..=line.len()).filter(|&i| line.is_char_boundary(i)) {
+                let part = &line[..cut];
+                if let Some(p) = f.parse(part, &cx()) {
+                    assert!(part.is_char_boundary(p.body), "{file}: {part}");
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,9 +174,7 @@ mod tests {
         "2026-11-22T13:07:27: warn: config file missing",
     ];
 
-    fn cx() -> crate::normalize::format::Context {
-        crate::normalize::format::Context::utc("2026-11-23T10:00:00Z".parse().expect("ts"))
-    }
+    use super::testing::cx;
 
     proptest::proptest! {
         #[test]

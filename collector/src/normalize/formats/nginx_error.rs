@@ -206,6 +206,7 @@ mod tests {
 
     use super::*;
     use crate::normalize::formats::fixture;
+    use crate::normalize::formats::testing::ts;
 
     fn cx() -> Context {
         Context::utc("2026-11-23T12:00:00Z".parse().expect("ts"))
@@ -224,10 +225,6 @@ mod tests {
 
     fn field<'p>(p: &'p Parsed, name: &str) -> Option<&'p Value> {
         p.fields.get(name)
-    }
-
-    fn ts(s: &str) -> jiff::Timestamp {
-        s.parse().expect("ts")
     }
 
     #[test]

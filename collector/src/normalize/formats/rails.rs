@@ -483,40 +483,14 @@ pub(super) fn scaled(value: u64, per: u64) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::normalize::formats::fixture;
-    use jiff::Timestamp;
+    use crate::normalize::formats::testing::{cx, every_cut_parses, lines as testing_lines, ts};
     use jiff::tz::TimeZone;
     use serde_json::json;
-
-    fn cx() -> Context {
-        Context::utc("2026-11-23T10:00:00Z".parse().expect("ts"))
-    }
 
     fn paris() -> Context {
         Context {
             tz: TimeZone::get("Europe/Paris").expect("tzdb"),
             ..cx()
-        }
-    }
-
-    fn ts(s: &str) -> Timestamp {
-        s.parse().expect("ts")
-    }
-
-    fn lines(file: &str) -> Vec<String> {
-        fixture("rails", file).lines().map(str::to_owned).collect()
-    }
-
-    /// Every line of `file`, and every cut of it at a char boundary, parses without panic and
-    /// with its body on a char boundary inside the text.
-    fn parse_every_cut(file: &str) {
-        for line in lines(file) {
-            for cut in (0..=line.len()).filter(|&i| line.is_char_boundary(i)) {
-                let part = &line[..cut];
-                if let Some(p) = Rails.parse(part, &cx()) {
-                    assert!(part.is_char_boundary(p.body), "{file}: {part}");
-                }
-            }
         }
     }
 
@@ -538,13 +512,13 @@ mod tests {
             "rails4_rotated.log",
             "rla_rails3_no_prefix.log",
         ] {
-            parse_every_cut(file);
+            every_cut_parses(&Rails, file);
         }
     }
 
     #[test]
     fn fatal_line_has_level_time_pid_and_request_id() {
-        let file = lines("production.log");
+        let file = testing_lines("rails", "production.log");
         let line = &file[21];
         assert!(line.starts_with("F, [2026-11-22T13:14:55.005892 #15971] FATAL"));
         let p = parse(line);
@@ -564,7 +538,7 @@ mod tests {
 
     #[test]
     fn tag_only_lines_continue_their_request() {
-        let file = lines("production.log");
+        let file = testing_lines("rails", "production.log");
         for (i, rest) in [
             (22, "ActionController::RoutingError"),
             (23, "  "),
@@ -583,7 +557,7 @@ mod tests {
 
     #[test]
     fn request_lines_give_method_path_status_and_duration() {
-        let file = lines("production.log");
+        let file = testing_lines("rails", "production.log");
         let started = parse(&file[14]);
         assert_eq!(field(&started, "method"), Some(&json!("POST")));
         assert_eq!(field(&started, "path"), Some(&json!("/items")));
@@ -616,7 +590,7 @@ mod tests {
 
     #[test]
     fn rails4_lines_without_tags() {
-        let file = lines("rails4_production.log");
+        let file = testing_lines("rails", "rails4_production.log");
         let p = parse(&file[0]);
         assert_eq!(p.time, Some(ts("2015-08-24T05:51:49.146Z")));
         assert_eq!(field(&p, "pid"), Some(&json!(19020)));
@@ -637,14 +611,14 @@ mod tests {
         assert_eq!(field(&p, "status"), Some(&json!(200)));
         assert_eq!(field(&p, "duration_ms"), Some(&json!(1212)));
 
-        let p = parse(&lines("rails4_rotated.log")[3]);
+        let p = parse(&testing_lines("rails", "rails4_rotated.log")[3]);
         assert_eq!(field(&p, "status"), Some(&json!(201)));
         assert_eq!(field(&p, "duration_ms"), Some(&json!(112)));
     }
 
     #[test]
     fn lines_without_the_logger_prefix_are_not_rails() {
-        for line in lines("rla_rails3_no_prefix.log") {
+        for line in testing_lines("rails", "rla_rails3_no_prefix.log") {
             assert_eq!(Rails.parse(&line, &cx()), None, "{line}");
         }
         for line in [

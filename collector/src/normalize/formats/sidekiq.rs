@@ -286,39 +286,10 @@ fn failed_job(message: &str, fields: &mut Fields) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::normalize::formats::fixture;
-    use jiff::Timestamp;
+    use crate::normalize::formats::testing::{cx, every_cut_parses, lines as testing_lines, ts};
     use jiff::tz::TimeZone;
     use serde_json::Value;
     use serde_json::json;
-
-    fn cx() -> Context {
-        Context::utc("2026-11-23T10:00:00Z".parse().expect("ts"))
-    }
-
-    fn ts(s: &str) -> Timestamp {
-        s.parse().expect("ts")
-    }
-
-    fn lines(file: &str) -> Vec<String> {
-        fixture("sidekiq", file)
-            .lines()
-            .map(str::to_owned)
-            .collect()
-    }
-
-    /// Every line of `file`, and every cut of it at a char boundary, parses without panic and
-    /// with its body on a char boundary inside the text.
-    fn parse_every_cut(file: &str) {
-        for line in lines(file) {
-            for cut in (0..=line.len()).filter(|&i| line.is_char_boundary(i)) {
-                let part = &line[..cut];
-                if let Some(p) = Sidekiq.parse(part, &cx()) {
-                    assert!(part.is_char_boundary(p.body), "{file}: {part}");
-                }
-            }
-        }
-    }
 
     fn parse(line: &str) -> Parsed {
         Sidekiq
@@ -332,24 +303,24 @@ mod tests {
 
     #[test]
     fn every_fixture_line_and_cut_parses_without_panic() {
-        parse_every_cut("sidekiq_stdout.log");
-        parse_every_cut("sidekiq_stderr.log");
+        every_cut_parses(&Sidekiq, "sidekiq_stdout.log");
+        every_cut_parses(&Sidekiq, "sidekiq_stderr.log");
     }
 
     #[test]
     fn prefixed_lines_are_sidekiq_and_backtraces_are_not() {
-        for line in lines("sidekiq_stdout.log") {
+        for line in testing_lines("sidekiq", "sidekiq_stdout.log") {
             let prefixed = line.starts_with("2026-11-22T");
             assert_eq!(Sidekiq.parse(&line, &cx()).is_some(), prefixed, "{line}");
         }
-        for line in lines("sidekiq_stderr.log") {
+        for line in testing_lines("sidekiq", "sidekiq_stderr.log") {
             assert_eq!(Sidekiq.parse(&line, &cx()), None, "{line}");
         }
     }
 
     #[test]
     fn server_lines_have_time_pid_tid_and_level() {
-        let file = lines("sidekiq_stdout.log");
+        let file = testing_lines("sidekiq", "sidekiq_stdout.log");
         let p = parse(&file[0]);
         assert_eq!(p.time, Some(ts("2026-11-22T13:15:08.704Z")));
         assert_eq!(p.level, Some(Level::Info));
@@ -367,7 +338,7 @@ mod tests {
 
     #[test]
     fn job_lines_have_class_jid_and_elapsed() {
-        let file = lines("sidekiq_stdout.log");
+        let file = testing_lines("sidekiq", "sidekiq_stdout.log");
         let start = parse(&file[4]);
         assert_eq!(field(&start, "job_class"), Some(&json!("OsmSyncJob")));
         assert_eq!(
@@ -395,7 +366,7 @@ mod tests {
 
     #[test]
     fn warn_lines_name_the_failed_job() {
-        let file = lines("sidekiq_stdout.log");
+        let file = testing_lines("sidekiq", "sidekiq_stdout.log");
         let json = parse(&file[9]);
         assert_eq!(json.level, Some(Level::Warn));
         assert_eq!(field(&json, "job_class"), Some(&json!("OsmSyncJob")));

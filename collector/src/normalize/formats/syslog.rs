@@ -385,6 +385,7 @@ mod tests {
 
     use super::*;
     use crate::normalize::formats::fixture;
+    use crate::normalize::formats::testing::ts;
 
     const FIXTURES: [&str; 5] = [
         "lnav_syslog.0.log",
@@ -393,10 +394,6 @@ mod tests {
         "rfc5424_examples.log",
         "rfc3164_examples.log",
     ];
-
-    fn ts(s: &str) -> Timestamp {
-        s.parse().expect("ts")
-    }
 
     fn cx() -> Context {
         Context::utc(ts("2026-11-23T12:00:00Z"))
