@@ -218,6 +218,9 @@ pub struct WalConfig {
 pub struct IndexConfig {
     /// How often new records become searchable, in milliseconds.
     pub commit_interval_ms: u64,
+    /// How long a multi-line event (a stack trace) waits for its next line, in milliseconds;
+    /// the last line of a stream is searchable after about this long plus a commit.
+    pub event_idle_ms: u64,
     /// Memory budget of the index writer, in bytes.
     pub writer_memory_bytes: usize,
 }
@@ -257,6 +260,7 @@ impl Default for IndexConfig {
     fn default() -> Self {
         IndexConfig {
             commit_interval_ms: 500,
+            event_idle_ms: 400,
             writer_memory_bytes: 64 * 1024 * 1024,
         }
     }

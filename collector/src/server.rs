@@ -101,7 +101,10 @@ pub async fn run_with(
         &index,
         store.clone(),
         config.index.writer_memory_bytes,
-        Duration::from_millis(config.index.commit_interval_ms),
+        crate::index::Timing {
+            commit_interval: Duration::from_millis(config.index.commit_interval_ms),
+            event_idle: Duration::from_millis(config.index.event_idle_ms),
+        },
         deletes.clone(),
         on_commit,
     )?;

@@ -195,3 +195,53 @@ fn rails_and_sidekiq_backtraces_carry_their_request_and_job() {
     assert_eq!(trace.fields["jid"], "86d84f6fa587ece97498136d");
     assert_eq!(trace.fields["job_class"], "OsmSyncJob");
 }
+
+#[test]
+fn a_stack_trace_waiting_for_its_next_line_survives_kill9_of_the_collector() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    // Events wait a minute for their next line, so the error line is still open when the
+    // collector dies.
+    let mut collector = Collector::start_with(
+        &tmp.path().join("data"),
+        Some("[index]\nevent_idle_ms = 60000\n"),
+    );
+    let log = tmp.path().join("api.log");
+    std::fs::write(
+        &log,
+        "listening on 3000\nError: connect ECONNREFUSED 127.0.0.1:5432\n",
+    )
+    .expect("write log");
+    let _shipper = Shipper::tail(&collector, &tmp.path().join("state"), &log, "api");
+    // The first line is out once the error line came after it; the error line stays open.
+    hits(&collector, "api", "listening", 1);
+    assert_eq!(
+        collector.count("api"),
+        1,
+        "the error line waits for its next line"
+    );
+    collector.kill9_and_restart();
+
+    // Its stack frame, then the next line, after the restart: the WAL kept the error line, the
+    // collector rebuilt the open event, and the frame joins it.
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .expect("open log");
+    std::io::Write::write_all(
+        &mut f,
+        b"    at TCPConnectWrap.afterConnect [as oncomplete] (node:net:1611:16)\nretrying\n",
+    )
+    .expect("append");
+    // `retrying` closes the event (and stays open itself).
+    let error = hits(&collector, "api", "ECONNREFUSED", 1);
+    assert_eq!(
+        error[0].record.message,
+        "Error: connect ECONNREFUSED 127.0.0.1:5432\n    at TCPConnectWrap.afterConnect [as oncomplete] (node:net:1611:16)"
+    );
+    assert_eq!(error[0].record.level, Some(Level::Error));
+    assert_eq!(
+        collector.count("api"),
+        2,
+        "retrying is still open; nothing doubled"
+    );
+}

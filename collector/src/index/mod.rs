@@ -20,7 +20,7 @@ use crate::wal::WalLocation;
 
 pub use search::{HotHit, SearchError, SearchRequest, SearchResult};
 pub(crate) use search::{build_query, time_id_key};
-pub use writer::{IndexerHandle, spawn_indexer};
+pub use writer::{IndexerHandle, Timing, spawn_indexer};
 
 /// Failures opening or writing the index.
 #[derive(Debug, Error)]
@@ -265,7 +265,10 @@ pub(crate) mod tests {
             &index,
             store,
             15_000_000,
-            Duration::from_millis(10),
+            Timing {
+                commit_interval: Duration::from_millis(10),
+                event_idle: Duration::from_millis(400),
+            },
             PendingDeletes::default(),
             |_| {},
         )

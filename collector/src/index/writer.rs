@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use tantivy::IndexWriter;
 
 use super::{HotMark, IndexError, LogIndex, PendingDeletes};
-use crate::normalize::{IDLE, Normalized, Normalizer};
+use crate::normalize::{Normalized, Normalizer};
 use crate::storage::Store;
 use crate::wal::{Durable, WalLocation};
 
@@ -53,6 +53,13 @@ impl tantivy::merge_policy::MergePolicy for HotMergePolicy {
     }
 }
 
+/// When the indexer commits, and how long an event waits for its next line.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    pub commit_interval: Duration,
+    pub event_idle: Duration,
+}
+
 /// Handle to the running indexer.
 #[derive(Debug)]
 pub struct IndexerHandle {
@@ -67,7 +74,7 @@ pub fn spawn_indexer(
     index: &LogIndex,
     store: std::sync::Arc<Store>,
     writer_memory_bytes: usize,
-    commit_interval: Duration,
+    timing: Timing,
     deletes: PendingDeletes,
     on_commit: impl Fn(WalLocation) + Send + 'static,
 ) -> Result<IndexerHandle, IndexError> {
@@ -79,17 +86,7 @@ pub fn spawn_indexer(
     let index = index.clone();
     let join = std::thread::Builder::new()
         .name("indexer".into())
-        .spawn(move || {
-            run(
-                index,
-                &store,
-                writer,
-                rx,
-                commit_interval,
-                deletes,
-                on_commit,
-            )
-        })
+        .spawn(move || run(index, &store, writer, rx, timing, deletes, on_commit))
         .map_err(|source| IndexError::Io {
             path: "indexer thread".into(),
             source,
@@ -102,7 +99,10 @@ fn run(
     store: &Store,
     mut writer: IndexWriter,
     rx: Receiver<Durable>,
-    commit_interval: Duration,
+    Timing {
+        commit_interval,
+        event_idle: idle,
+    }: Timing,
     deletes: PendingDeletes,
     on_commit: impl Fn(WalLocation),
 ) {
@@ -114,10 +114,12 @@ fn run(
         emitted: mark.emitted.clone(),
         mark,
     };
-    let mut normalizer = Normalizer::new();
+    let mut normalizer = Normalizer::with_idle(
+        jiff::SignedDuration::try_from(idle).unwrap_or(crate::normalize::IDLE),
+    );
     let mut last: Option<WalLocation> = Some(indexed.mark.location);
     let mut first_uncommitted: Option<Instant> = None;
-    let idle = Duration::from_millis(IDLE.as_millis() as u64);
+
     loop {
         let mut wait = first_uncommitted
             .map(|t| commit_interval.saturating_sub(t.elapsed()))

@@ -7,7 +7,8 @@
 //!
 //! It runs on the indexer thread from WAL batches and is deterministic: replaying the WAL
 //! yields the same records with the same ids. An event stays open until a line that cannot
-//! continue it comes, or its stream is idle for [`IDLE`] by the receive times the WAL records
+//! continue it comes, or its stream is idle for the idle time ([`IDLE`] unless configured) by
+//! the receive times the WAL records
 //! (so a replay closes it at the same place), or the live idle timer fires. An app's records
 //! come out in id order: while one of its events is open, its later records wait.
 pub mod detect;
@@ -44,7 +45,8 @@ pub fn fallback_time(read_at: Timestamp, received: Timestamp) -> Timestamp {
     }
 }
 
-/// How long an event waits for more lines after its last one.
+/// How long an event waits for more lines after its last one, by default
+/// (`index.event_idle_ms`).
 pub const IDLE: SignedDuration = SignedDuration::from_millis(400);
 /// Events a stream keeps open at once (errors of interleaved Rails requests).
 const MAX_OPEN: usize = 64;
@@ -115,8 +117,10 @@ struct Stream {
 }
 
 /// Turns batches into records. See the module documentation.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Normalizer {
+    /// How long an event waits for more lines after its last one.
+    idle: SignedDuration,
     streams: HashMap<String, Stream>,
     /// Per app, its events not yet handed out, by id.
     events: BTreeMap<String, BTreeMap<u64, Event>>,
@@ -124,9 +128,25 @@ pub struct Normalizer {
     previous: WalLocation,
 }
 
+impl Default for Normalizer {
+    fn default() -> Self {
+        Normalizer::with_idle(IDLE)
+    }
+}
+
 impl Normalizer {
     pub fn new() -> Normalizer {
         Normalizer::default()
+    }
+
+    /// A normalizer whose events wait `idle` for more lines.
+    pub fn with_idle(idle: SignedDuration) -> Normalizer {
+        Normalizer {
+            idle,
+            streams: HashMap::new(),
+            events: BTreeMap::new(),
+            previous: WalLocation::default(),
+        }
     }
 
     /// Reads the lines of `batch`, which ends at `at` in the WAL. Returns the records now
@@ -163,7 +183,7 @@ impl Normalizer {
         self.emit()
     }
 
-    /// Closes the events idle since before `now - IDLE` (the live timer) and returns what is
+    /// Closes the events idle since before `now` less the idle time (the live timer) and returns what is
     /// then complete.
     pub fn flush_idle(&mut self, now: Timestamp) -> Vec<Normalized> {
         self.close_idle(now);
@@ -199,7 +219,7 @@ impl Normalizer {
     }
 
     fn close_idle(&mut self, now: Timestamp) {
-        let Some(limit) = now.checked_sub(IDLE).ok() else {
+        let Some(limit) = now.checked_sub(self.idle).ok() else {
             return;
         };
         for events in self.events.values_mut() {
