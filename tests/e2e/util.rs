@@ -320,8 +320,11 @@ pub fn numbered_writer(
         let mut n = 0;
         while n < lines {
             if reopen {
+                // Reopen once logrotate has created the new file, as an app told to reopen
+                // does. Creating it ourselves between logrotate's rename and its create made
+                // logrotate move our new file aside to `*.backup`, a name no tailer follows.
                 let ino = file.metadata().expect("fstat").ino();
-                if std::fs::metadata(&path).map_or(true, |m| m.ino() != ino) {
+                if std::fs::metadata(&path).is_ok_and(|m| m.ino() != ino) {
                     file = open(&path);
                 }
             }
