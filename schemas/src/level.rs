@@ -90,6 +90,69 @@ impl Level {
     }
 }
 
+/// The levels a `--level` option selects: `warn` means warn and worse, `warn..error` the
+/// levels from warn to error. Both ends inclusive, least severe first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LevelRange {
+    pub min: Level,
+    pub max: Level,
+}
+
+impl LevelRange {
+    pub fn contains(&self, level: Level) -> bool {
+        (self.min..=self.max).contains(&level)
+    }
+
+    /// The levels in the range, least severe first.
+    pub fn levels(&self) -> impl Iterator<Item = Level> + '_ {
+        Level::ALL.into_iter().filter(|l| self.contains(*l))
+    }
+}
+
+/// Why a level range is refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum BadLevelRange {
+    #[error(transparent)]
+    Unknown(#[from] UnknownLevel),
+    #[error("level range {0:?} is empty: its first level is more severe than its last")]
+    Empty(String),
+}
+
+impl FromStr for LevelRange {
+    type Err = BadLevelRange;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let range = match s.split_once("..") {
+            None => LevelRange {
+                min: s.parse()?,
+                max: Level::Fatal,
+            },
+            Some((min, max)) => LevelRange {
+                min: if min.is_empty() {
+                    Level::Trace
+                } else {
+                    min.parse()?
+                },
+                max: if max.is_empty() {
+                    Level::Fatal
+                } else {
+                    max.parse()?
+                },
+            },
+        };
+        if range.min > range.max {
+            return Err(BadLevelRange::Empty(s.to_owned()));
+        }
+        Ok(range)
+    }
+}
+
+impl fmt::Display for LevelRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}..{}", self.min, self.max)
+    }
+}
+
 impl fmt::Display for Level {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -114,6 +177,26 @@ mod tests {
         assert_eq!("CRITICAL".parse::<Level>(), Ok(Level::Fatal));
         assert_eq!("Info".parse::<Level>(), Ok(Level::Info));
         assert!("loud".parse::<Level>().is_err());
+    }
+
+    #[test]
+    fn ranges_are_a_minimum_or_both_ends() {
+        let r: LevelRange = "warn".parse().expect("min");
+        assert_eq!(
+            r.levels().collect::<Vec<_>>(),
+            [Level::Warn, Level::Error, Level::Fatal]
+        );
+        let r: LevelRange = "info..WARNING".parse().expect("range");
+        assert_eq!((r.min, r.max), (Level::Info, Level::Warn));
+        assert_eq!(r.to_string().parse::<LevelRange>(), Ok(r));
+        let r: LevelRange = "..debug".parse().expect("open start");
+        assert_eq!((r.min, r.max), (Level::Trace, Level::Debug));
+        assert!(matches!(
+            "error..info".parse::<LevelRange>(),
+            Err(BadLevelRange::Empty(_))
+        ));
+        let err = "loud..error".parse::<LevelRange>().expect_err("unknown");
+        assert!(err.to_string().contains("expected trace, debug"), "{err}");
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub mod udp;
 
 pub use app::{AppNameError, validate_app_name};
 pub use codec::{DEFAULT_MAX_FRAME_BYTES, FrameCodec, FrameError};
-pub use level::Level;
+pub use level::{BadLevelRange, Level, LevelRange};
 pub use protocol::{
     Ack, Batch, ErrorCode, ErrorFrame, Frame, Hello, Line, PROTOCOL_VERSION, StreamInfo,
     StreamPosition, Welcome,
