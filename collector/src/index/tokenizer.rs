@@ -8,37 +8,35 @@
 use tantivy::Index;
 use tantivy::tokenizer::{
     LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer, Token, TokenFilter, TokenStream,
-    Tokenizer, TokenizerManager,
+    Tokenizer,
 };
 
 /// The name the message field's tokenizer is registered under.
 pub const NAME: &str = "logq";
-/// Longer words (base64 blobs, hashes) are not indexed.
-const MAX_WORD_BYTES: usize = 40;
+/// Words of this many bytes or more (base64 blobs, hashes) are not indexed (tantivy keeps
+/// tokens shorter than the limit).
+pub const MAX_WORD_BYTES: usize = 40;
+
+/// The analyzer that indexes messages: words, their camel-case parts, lowercased.
+pub fn for_index() -> TextAnalyzer {
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(MAX_WORD_BYTES))
+        .filter(CamelParts)
+        .filter(LowerCaser)
+        .build()
+}
+
+/// The analyzer of query words: whole words, lowercased.
+pub fn for_query_words() -> TextAnalyzer {
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(MAX_WORD_BYTES))
+        .filter(LowerCaser)
+        .build()
+}
 
 /// Registers the indexing tokenizer on `index` (every index and split, at create and open).
 pub fn register(index: &Index) {
-    index.tokenizers().register(
-        NAME,
-        TextAnalyzer::builder(SimpleTokenizer::default())
-            .filter(RemoveLongFilter::limit(MAX_WORD_BYTES))
-            .filter(CamelParts)
-            .filter(LowerCaser)
-            .build(),
-    );
-}
-
-/// Tokenizers for parsing queries: words whole, lowercased.
-pub fn for_queries() -> TokenizerManager {
-    let manager = TokenizerManager::default();
-    manager.register(
-        NAME,
-        TextAnalyzer::builder(SimpleTokenizer::default())
-            .filter(RemoveLongFilter::limit(MAX_WORD_BYTES))
-            .filter(LowerCaser)
-            .build(),
-    );
-    manager
+    index.tokenizers().register(NAME, for_index());
 }
 
 /// Adds the camel-case parts of each word after it, at its position.

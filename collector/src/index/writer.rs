@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use tantivy::IndexWriter;
 
-use super::{HotMark, IndexError, LogIndex, PendingDeletes};
+use super::{HotMark, IndexError, LogIndex, PendingDeletes, WatermarkSender, Watermarks};
 use crate::normalize::{Normalized, Normalizer};
 use crate::storage::Store;
 use crate::wal::{Durable, WalLocation};
@@ -60,6 +60,15 @@ pub struct Timing {
     pub event_idle: Duration,
 }
 
+/// What the indexer shares with the rest of the collector.
+#[derive(Debug, Default)]
+pub struct Links {
+    /// Sealed records to drop from the hot index (from the sealer).
+    pub deletes: PendingDeletes,
+    /// Where the watermarks go (to live tails).
+    pub watermarks: WatermarkSender,
+}
+
 /// Handle to the running indexer.
 #[derive(Debug)]
 pub struct IndexerHandle {
@@ -75,7 +84,7 @@ pub fn spawn_indexer(
     store: std::sync::Arc<Store>,
     writer_memory_bytes: usize,
     timing: Timing,
-    deletes: PendingDeletes,
+    links: Links,
     on_commit: impl Fn(WalLocation) + Send + 'static,
 ) -> Result<IndexerHandle, IndexError> {
     let writer: IndexWriter = index
@@ -86,7 +95,7 @@ pub fn spawn_indexer(
     let index = index.clone();
     let join = std::thread::Builder::new()
         .name("indexer".into())
-        .spawn(move || run(index, &store, writer, rx, timing, deletes, on_commit))
+        .spawn(move || run(index, &store, writer, rx, timing, links, on_commit))
         .map_err(|source| IndexError::Io {
             path: "indexer thread".into(),
             source,
@@ -103,7 +112,10 @@ fn run(
         commit_interval,
         event_idle: idle,
     }: Timing,
-    deletes: PendingDeletes,
+    Links {
+        deletes,
+        watermarks,
+    }: Links,
     on_commit: impl Fn(WalLocation),
 ) {
     let f = index.fields;
@@ -119,6 +131,14 @@ fn run(
     );
     let mut last: Option<WalLocation> = Some(indexed.mark.location);
     let mut first_uncommitted: Option<Instant> = None;
+    // The replay starts before every event open at the last commit, so what was final then
+    // stays final.
+    let mut next_id = indexed.mark.stored_below;
+    let mut stored_below = indexed.mark.stored_below;
+    watermarks.send_replace(Watermarks {
+        stored: stored_below,
+        searchable: stored_below,
+    });
 
     loop {
         let mut wait = first_uncommitted
@@ -129,7 +149,9 @@ fn run(
         }
         let (out, disconnected) = match rx.recv_timeout(wait) {
             Ok(durable) => {
-                let out = normalizer.push(&durable.batch, durable.location);
+                let batch = &durable.batch;
+                next_id = next_id.max(batch.first_id + batch.lines.len() as u64);
+                let out = normalizer.push(batch, durable.location);
                 last = last.max(Some(durable.location));
                 (out, false)
             }
@@ -142,9 +164,14 @@ fn run(
             first_uncommitted.get_or_insert_with(Instant::now);
         }
         indexed.add(store, &mut writer, &f, out);
+        let below = normalizer.lowest_pending().unwrap_or(next_id).min(next_id);
+        if below > stored_below {
+            stored_below = below;
+            watermarks.send_modify(|w| w.stored = below);
+        }
         let sealed: Vec<(String, u64)> = std::mem::take(&mut *deletes.lock().expect("deletes"));
         for (app, through) in &sealed {
-            if let Err(e) = writer.delete_query(sealed_query(&f, app, *through)) {
+            if let Err(e) = writer.delete_query(super::sealed_records(&f, app, *through)) {
                 tracing::error!(error = %e, %app, "cannot drop sealed records from the hot index");
             }
         }
@@ -161,9 +188,13 @@ fn run(
             let mark = HotMark {
                 location,
                 emitted: indexed.emitted.clone(),
+                stored_below,
             };
             match commit(&index, &mut writer, &mark) {
-                Ok(()) => on_commit(store.commit_active(location)),
+                Ok(()) => {
+                    on_commit(store.commit_active(location));
+                    watermarks.send_modify(|w| w.searchable = stored_below);
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "index commit failed; records stay in the WAL")
                 }
@@ -214,30 +245,6 @@ impl Indexed {
             add(writer, f, &fresh);
         }
     }
-}
-
-/// `app`'s records with ids up to `through`.
-fn sealed_query(f: &super::Fields, app: &str, through: u64) -> Box<dyn tantivy::query::Query> {
-    use std::ops::Bound;
-    use tantivy::Term;
-    use tantivy::query::{BooleanQuery, Occur, RangeQuery, TermQuery};
-    use tantivy::schema::IndexRecordOption;
-    Box::new(BooleanQuery::new(vec![
-        (
-            Occur::Must,
-            Box::new(TermQuery::new(
-                Term::from_field_text(f.app, app),
-                IndexRecordOption::Basic,
-            )),
-        ),
-        (
-            Occur::Must,
-            Box::new(RangeQuery::new(
-                Bound::Unbounded,
-                Bound::Included(Term::from_field_u64(f.id, through)),
-            )),
-        ),
-    ]))
 }
 
 fn add(writer: &mut IndexWriter, f: &super::Fields, records: &[logq_schemas::StoredRecord]) {

@@ -214,6 +214,15 @@ impl Normalizer {
     }
 
     /// Whether an event is waiting for more lines.
+    /// The lowest id of an event not handed out yet (open, or closed and waiting behind an
+    /// open one of its app).
+    pub fn lowest_pending(&self) -> Option<u64> {
+        self.events
+            .values()
+            .filter_map(|events| events.keys().next().copied())
+            .min()
+    }
+
     pub fn has_open(&self) -> bool {
         self.events.values().any(|e| e.values().any(|e| e.open))
     }

@@ -47,6 +47,22 @@ impl Default for HotStats {
     }
 }
 
+/// A snapshot of an active segment (see [`ActiveSegment::view`]).
+#[derive(Debug)]
+pub struct ActiveView {
+    file: File,
+    path: PathBuf,
+    pub frames: Vec<super::segment::FrameMeta>,
+    pub tail: Vec<StoredRecord>,
+}
+
+impl ActiveView {
+    /// The records of written frame `i`.
+    pub fn frame(&self, i: usize) -> Result<Vec<StoredRecord>, SegmentError> {
+        read_frame_records(&self.file, &self.path, &self.frames[i])
+    }
+}
+
 /// One app's segment being written.
 #[derive(Debug)]
 pub struct ActiveSegment {
@@ -165,23 +181,37 @@ impl ActiveSegment {
         Ok(found)
     }
 
-    /// Calls `each` with every record whose frame overlaps the event time range.
-    pub fn for_each(
+    /// Appends to `out` the records with ids in `[from, below)`, ascending.
+    pub fn records_in(
         &self,
-        since: Option<i64>,
-        until: Option<i64>,
-        mut each: impl FnMut(&StoredRecord),
+        from: u64,
+        below: u64,
+        out: &mut Vec<StoredRecord>,
     ) -> Result<(), SegmentError> {
+        let wanted = |id: u64| id >= from && id < below;
         for f in self.writer.frames() {
-            if since.is_some_and(|t| f.max_time < t) || until.is_some_and(|t| f.min_time > t) {
-                continue;
+            if f.last_id >= from && f.first_id < below {
+                let records = read_frame_records(&self.reader, &self.path, f)?;
+                out.extend(records.into_iter().filter(|r| wanted(r.id)));
             }
-            read_frame_records(&self.reader, &self.path, f)?
-                .iter()
-                .for_each(&mut each);
         }
-        self.tail.iter().for_each(each);
+        out.extend(self.tail.iter().filter(|r| wanted(r.id)).cloned());
         Ok(())
+    }
+
+    /// What the segment holds now, readable without holding the segment: its written frames
+    /// (through a handle of its own, which stays valid if the segment is sealed and renamed) and
+    /// a copy of the tail.
+    pub fn view(&self) -> Result<ActiveView, SegmentError> {
+        Ok(ActiveView {
+            file: self.reader.try_clone().map_err(|source| SegmentError::Io {
+                path: self.path.display().to_string(),
+                source,
+            })?,
+            path: self.path.clone(),
+            frames: self.writer.frames().to_vec(),
+            tail: self.tail.clone(),
+        })
     }
 
     /// Writes the last frame and the footer and renames the file to `.seg`; returns its path.

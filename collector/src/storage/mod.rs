@@ -10,7 +10,9 @@
 //! is at least the highest id of its segments.
 
 pub mod active;
+mod browse;
 pub mod scan;
+mod search;
 pub mod segment;
 pub mod split;
 
@@ -25,7 +27,6 @@ use logq_schemas::StoredRecord;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{AppRetention, RetentionConfig, StorageConfig};
-use crate::index::{LogIndex, SearchError, SearchRequest, SearchResult, build_query};
 use crate::wal::WalLocation;
 use active::ActiveSegment;
 pub use active::HotStats;
@@ -583,145 +584,6 @@ impl Store {
         out
     }
 
-    /// Searches hot and sealed records: splits pruned by app and time range, hits merged
-    /// newest first. Blocking.
-    pub fn search(&self, hot: &LogIndex, req: &SearchRequest) -> Result<SearchResult, SearchError> {
-        req.check()?;
-        if let Some(re) = scan::regex_of(&req.query) {
-            return self.scan(req, &re?);
-        }
-        // One snapshot: a split finished after it is neither searched nor left out of hot.
-        let (sealed_through, candidates) = {
-            let st = self.state.read().expect("store lock");
-            (st.sealed_through.clone(), self.candidates(&st, req, true))
-        };
-        let (hot_hits, hot_total) = hot.search_hot(req, &sealed_through)?;
-        enum Hit {
-            Hot(String),
-            Sealed(usize, split::SplitHit),
-        }
-        let mut merged: Vec<((i64, u64), Hit)> = hot_hits
-            .into_iter()
-            .map(|(k, app)| (k, Hit::Hot(app)))
-            .collect();
-        let mut total = hot_total;
-        let per_split = search_splits(&candidates, req)?;
-        for (i, (hits, count)) in per_split.into_iter().enumerate() {
-            total += count;
-            merged.extend(
-                hits.into_iter()
-                    .map(|h| ((h.time, h.id), Hit::Sealed(i, h))),
-            );
-        }
-        merged.sort_unstable_by_key(|m| std::cmp::Reverse(m.0));
-        merged.truncate(req.limit);
-        let mut hot_ids: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
-        for (key, hit) in &merged {
-            if let Hit::Hot(app) = hit {
-                hot_ids.entry(app).or_default().push(key.1);
-            }
-        }
-        let mut hot_records: HashMap<u64, StoredRecord> = HashMap::new();
-        for (app, mut ids) in hot_ids {
-            ids.sort_unstable();
-            hot_records.extend(self.lookup(app, &ids).into_iter().map(|r| (r.id, r)));
-        }
-        let mut frames: HashMap<(usize, u32), Vec<StoredRecord>> = HashMap::new();
-        let mut hits = Vec::with_capacity(merged.len());
-        for ((_, id), hit) in merged {
-            match hit {
-                Hit::Hot(_) => hits.extend(hot_records.remove(&id)),
-                Hit::Sealed(i, h) => {
-                    let records = frames.entry((i, h.frame)).or_insert_with(|| {
-                        candidates[i]
-                            .file
-                            .frame(h.frame as usize)
-                            .unwrap_or_else(|e| {
-                                tracing::error!(error = %e, "a segment frame is damaged; its records are left out and the segment will be salvaged");
-                                self.damaged.lock().expect("damaged").insert(candidates[i].meta.seq);
-                                Vec::new()
-                            })
-                    });
-                    if let Some(r) = records.get(h.slot as usize).filter(|r| r.id == h.id) {
-                        hits.push(r.clone());
-                    }
-                }
-            }
-        }
-        Ok(SearchResult { hits, total })
-    }
-
-    /// The sealed segments `req` can match: its apps, overlapping its time range; only those
-    /// with a split when `split_only`.
-    fn candidates(&self, st: &State, req: &SearchRequest, split_only: bool) -> Vec<Arc<Sealed>> {
-        let since = req.since.map(crate::index::nanos);
-        let until = req.until.map(crate::index::nanos);
-        st.sealed
-            .values()
-            .filter(|s| !split_only || s.split.is_some())
-            .filter(|s| req.apps.is_empty() || req.apps.contains(&s.meta.app))
-            .filter(|s| since.is_none_or(|t| s.meta.max_time >= t))
-            .filter(|s| until.is_none_or(|t| s.meta.min_time <= t))
-            .cloned()
-            .collect()
-    }
-
-    /// The scan fallback (see [`scan`]): every record of the pruned segments, active and
-    /// sealed, is matched against `re`. Blocking.
-    fn scan(&self, req: &SearchRequest, re: &regex::Regex) -> Result<SearchResult, SearchError> {
-        let mut newest = scan::Newest::new(req.limit);
-        let since = req.since.map(crate::index::nanos);
-        let until = req.until.map(crate::index::nanos);
-        let (actives, candidates) = {
-            let active = self.active.lock().expect("active lock");
-            let mut actives = Vec::new();
-            for (app, segment) in active.iter() {
-                if !req.apps.is_empty() && !req.apps.contains(app) {
-                    continue;
-                }
-                let mut mine = Vec::new();
-                segment
-                    .for_each(since, until, |r| {
-                        if scan::matches(req, re, r) {
-                            mine.push(r.clone());
-                        }
-                    })
-                    .map_err(|e| SearchError::BadRequest(e.to_string()))?;
-                actives.extend(mine);
-            }
-            let st = self.state.read().expect("store lock");
-            (actives, self.candidates(&st, req, false))
-        };
-        for r in actives {
-            newest.push((crate::index::nanos(r.record.time), r.id), r);
-        }
-        for s in candidates {
-            for (i, f) in s.file.footer.frames.iter().enumerate() {
-                if since.is_some_and(|t| f.max_time < t) || until.is_some_and(|t| f.min_time > t) {
-                    continue;
-                }
-                let records = match s.file.frame(i) {
-                    Ok(records) => records,
-                    Err(e) => {
-                        tracing::error!(error = %e, "a segment frame is damaged; left out of the scan and salvaged later");
-                        self.damaged.lock().expect("damaged").insert(s.meta.seq);
-                        continue;
-                    }
-                };
-                for r in records {
-                    if scan::matches(req, re, &r) {
-                        newest.push((crate::index::nanos(r.record.time), r.id), r);
-                    }
-                }
-            }
-        }
-        let total = newest.total;
-        Ok(SearchResult {
-            hits: newest.into_newest_first(),
-            total,
-        })
-    }
-
     /// Every app with what it holds, active and sealed, and its retention policy.
     pub fn apps(&self) -> Vec<AppInfo> {
         let mut out: BTreeMap<String, AppInfo> = BTreeMap::new();
@@ -1112,42 +974,6 @@ fn salvage_into(
     Ok(Some(Sealed::new(meta, file, Some(split))))
 }
 
-/// Queries every candidate split (in parallel, off the async runtime) for its newest
-/// `req.limit` hits.
-fn search_splits(
-    candidates: &[Arc<Sealed>],
-    req: &SearchRequest,
-) -> Result<Vec<(Vec<split::SplitHit>, u64)>, SearchError> {
-    let none = BTreeMap::new();
-    let one = |s: &Sealed| -> Result<(Vec<split::SplitHit>, u64), SearchError> {
-        let Some(split) = &s.split else {
-            return Ok((Vec::new(), 0));
-        };
-        let q = build_query(&split.index, req, &none)?;
-        Ok(split.search(&*q, req.limit)?)
-    };
-    if candidates.len() < 4 {
-        return candidates.iter().map(|s| one(s)).collect();
-    }
-    let workers = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .min(8);
-    let chunk = candidates.len().div_ceil(workers);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = candidates
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(|s| one(s)).collect::<Vec<_>>()))
-            .collect();
-        let mut out = Vec::with_capacity(candidates.len());
-        for h in handles {
-            for r in h.join().expect("split search thread") {
-                out.push(r?);
-            }
-        }
-        Ok(out)
-    })
-}
-
 /// Runs the sealer until `stop`. Every `SEAL_CHECK` it seals each app whose active segment is
 /// due, asks the indexer to drop what was sealed from the hot index, and applies retention (the
 /// global cap and the disk floor must hold between seals too); every `SCRUB_EVERY` checks the
@@ -1204,6 +1030,7 @@ fn seal_due(store: &Store, deletes: &crate::index::PendingDeletes) -> BTreeMap<S
 mod tests {
     use super::*;
     use crate::index::tests::{batch, index_batches};
+    use crate::index::{LogIndex, SearchRequest, SearchResult};
 
     /// Indexes `n` records of `app` (ids from `first`), one second apart, into `store`'s
     /// active segment and the hot index in `dir/hot`; even ids mention ECONNREFUSED.
@@ -1241,9 +1068,8 @@ mod tests {
 
     fn req(q: &str, limit: usize) -> SearchRequest {
         SearchRequest {
-            query: q.into(),
             limit,
-            ..SearchRequest::default()
+            ..SearchRequest::new(crate::query::Query::parse(q).expect("query"))
         }
     }
 
@@ -1480,7 +1306,7 @@ mod tests {
         eprintln!("opened {} segments in {took:?}", report.segments);
         assert_eq!((report.segments, report.splits_rebuilt), (1000, 0));
         let mut r = req("econnrefused", 10);
-        r.apps = vec!["web".into()];
+        r.apps = crate::index::Names::new(["web"]).expect("names");
         let found = store.search(&hot, &r).expect("search");
         assert_eq!(found.total, 25 * 1000);
     }

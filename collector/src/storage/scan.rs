@@ -1,36 +1,11 @@
-//! The scan fallback: a regular expression over message text, for what the index cannot
-//! answer (a substring inside a token, a pattern). The query is `/PATTERN/` or `/PATTERN/i`
-//! (case-insensitive). Segments are pruned by app and time first, then every frame of the rest
-//! is decompressed and matched; the hot index is scanned the same way.
+//! The scan fallback's ranking: what the index cannot answer (a regular expression, a word
+//! longer than the index keeps) is matched record by record (see `Store::find`), and the
+//! newest matches are kept here.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use logq_schemas::StoredRecord;
-use regex::{Regex, RegexBuilder};
-
-use crate::index::{SearchError, SearchRequest, nanos};
-
-/// Largest compiled pattern accepted.
-const REGEX_SIZE_LIMIT: usize = 1 << 20;
-
-/// The regex of a `/PATTERN/flags` query, or None when the query is not one.
-pub fn regex_of(query: &str) -> Option<Result<Regex, SearchError>> {
-    let q = query.trim();
-    let rest = q.strip_prefix('/')?;
-    let end = rest.rfind('/')?;
-    let (pattern, flags) = (&rest[..end], &rest[end + 1..]);
-    if pattern.is_empty() || !flags.chars().all(|c| c == 'i') {
-        return None;
-    }
-    Some(
-        RegexBuilder::new(pattern)
-            .case_insensitive(flags.contains('i'))
-            .size_limit(REGEX_SIZE_LIMIT)
-            .build()
-            .map_err(|e| SearchError::BadQuery(format!("regular expression: {e}"))),
-    )
-}
 
 /// Keeps the newest `limit` matches (by event time, then id) and counts them all.
 #[derive(Debug)]
@@ -80,6 +55,16 @@ impl Newest {
         }
     }
 
+    /// Both sets of matches in one: the newest of both, the totals added.
+    pub fn merge(mut self, other: Newest) -> Newest {
+        let total = self.total + other.total;
+        for Reverse((key, Ordered(record))) in other.heap {
+            self.push(key, record);
+        }
+        self.total = total;
+        self
+    }
+
     /// The kept records, newest first.
     pub fn into_newest_first(self) -> Vec<StoredRecord> {
         let mut v: Vec<((i64, u64), StoredRecord)> = self
@@ -92,35 +77,9 @@ impl Newest {
     }
 }
 
-/// Whether a record passes `req`'s apps and time range and the regex.
-pub fn matches(req: &SearchRequest, re: &Regex, r: &StoredRecord) -> bool {
-    let t = nanos(r.record.time);
-    (req.apps.is_empty() || req.apps.contains(&r.record.app))
-        && req.since.is_none_or(|s| t >= nanos(s))
-        && req.until.is_none_or(|u| t <= nanos(u))
-        && re.is_match(&r.record.message)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_slash_delimited_queries_are_regexes() {
-        assert!(regex_of("ECONNREFUSED").is_none());
-        assert!(
-            regex_of("/usr/bin").is_none(),
-            "a path is not a regex: flags must be i"
-        );
-        let re = regex_of("/conn.*refused/i").expect("regex").expect("valid");
-        assert!(re.is_match("connect ECONNREFUSED"));
-        let re = regex_of("/Refused$/").expect("regex").expect("valid");
-        assert!(!re.is_match("refused") && re.is_match("Refused"));
-        assert!(matches!(
-            regex_of("/(unclosed/"),
-            Some(Err(SearchError::BadQuery(_)))
-        ));
-    }
 
     #[test]
     fn newest_keeps_the_top_and_counts_all() {
@@ -131,6 +90,22 @@ mod tests {
         }
         assert_eq!(n.total, 4);
         let ids: Vec<u64> = n.into_newest_first().iter().map(|r| r.id).collect();
+        assert_eq!(ids, [9, 5]);
+    }
+
+    #[test]
+    fn merged_keeps_the_newest_of_both_and_counts_all() {
+        let mut a = Newest::new(2);
+        let mut b = Newest::new(2);
+        for id in [5u64, 1] {
+            a.push((0, id), crate::storage::segment::tests::record(id, "x"));
+        }
+        for id in [9u64, 3, 2] {
+            b.push((0, id), crate::storage::segment::tests::record(id, "x"));
+        }
+        let merged = a.merge(b);
+        assert_eq!(merged.total, 5);
+        let ids: Vec<u64> = merged.into_newest_first().iter().map(|r| r.id).collect();
         assert_eq!(ids, [9, 5]);
     }
 }

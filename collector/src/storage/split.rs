@@ -42,6 +42,7 @@ fn schema() -> (Schema, Fields) {
 #[derive(Clone)]
 pub struct Split {
     pub index: Index,
+    pub fields: crate::index::Fields,
     reader: IndexReader,
 }
 
@@ -107,7 +108,12 @@ impl Split {
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
-        Ok(Split { index, reader })
+        let fields = crate::index::Fields::of(&expected)?;
+        Ok(Split {
+            index,
+            fields,
+            reader,
+        })
     }
 
     /// The newest `limit` hits of `query` (by event time, then id) and the number of matches.
@@ -117,6 +123,9 @@ impl Split {
         limit: usize,
     ) -> Result<(Vec<SplitHit>, u64), tantivy::TantivyError> {
         let searcher = self.reader.searcher();
+        if limit == 0 {
+            return Ok((Vec::new(), searcher.search(query, &Count)? as u64));
+        }
         let top = TopDocs::with_limit(limit).order_by(|seg: &SegmentReader| time_id_key(seg));
         let (docs, total) = searcher.search(query, &(top, Count))?;
         let mut hits = Vec::with_capacity(docs.len());
@@ -132,6 +141,20 @@ impl Split {
             });
         }
         Ok((hits, total as u64))
+    }
+}
+
+impl Split {
+    /// The counts per bucket of `query`'s matches.
+    pub fn histogram(
+        &self,
+        query: &dyn Query,
+        buckets: &crate::index::histogram::Buckets,
+    ) -> Result<Vec<u64>, tantivy::TantivyError> {
+        self.reader.searcher().search(
+            query,
+            &crate::index::histogram::TimeHistogram(buckets.clone()),
+        )
     }
 }
 
