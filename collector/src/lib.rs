@@ -12,6 +12,7 @@ pub mod config;
 pub mod index;
 pub mod ingest;
 pub mod normalize;
+pub mod query;
 pub mod server;
 pub mod storage;
 pub mod wal;

@@ -97,6 +97,7 @@ pub async fn run_with(
             }
         }
     };
+    let (watermarks, watermarks_rx) = tokio::sync::watch::channel(Default::default());
     let indexer = spawn_indexer(
         &index,
         store.clone(),
@@ -105,7 +106,10 @@ pub async fn run_with(
             commit_interval: Duration::from_millis(config.index.commit_interval_ms),
             event_idle: Duration::from_millis(config.index.event_idle_ms),
         },
-        deletes.clone(),
+        crate::index::Links {
+            deletes: deletes.clone(),
+            watermarks,
+        },
         on_commit,
     )?;
     let started = std::time::Instant::now();
@@ -174,6 +178,8 @@ pub async fn run_with(
         index: index.clone(),
         store,
         token,
+        watermarks: watermarks_rx,
+        shutdown: shutdown.clone(),
     });
     let http_shutdown = shutdown.clone();
     tracker.spawn(async move {

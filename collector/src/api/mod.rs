@@ -1,20 +1,22 @@
-//! The HTTP API: `/healthz`, `/api/v1/search`, `/api/v1/apps`. Errors are JSON
-//! `{"error": "..."}`, mapped to status codes in one place ([`ApiError`]).
+//! The HTTP API: `/healthz`, `/api/v1/search`, `/api/v1/histogram`, `/api/v1/context`,
+//! `/api/v1/tail` (server-sent events) and `/api/v1/apps`, documented in docs/API.md. Errors are
+//! JSON `{"error": "..."}`, mapped to status codes in one place ([`ApiError`]).
+
+mod params;
+mod search;
+mod tail;
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use jiff::Zoned;
-use logq_schemas::StoredRecord;
-use logq_schemas::timespec::parse_time_spec;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
 
-use crate::index::{LogIndex, SearchError, SearchRequest};
+use crate::index::{LogIndex, SearchError, Watermarks};
 use crate::ingest::token_matches;
 use crate::storage::{AppInfo, Store};
 
@@ -24,22 +26,34 @@ pub struct ApiState {
     pub index: LogIndex,
     pub store: Arc<Store>,
     pub token: Option<Arc<str>>,
+    /// How far records are stored and searchable, for live tail.
+    pub watermarks: tokio::sync::watch::Receiver<Watermarks>,
+    /// Cancelled at shutdown: live tails end so that the server can.
+    pub shutdown: CancellationToken,
 }
 
 /// The router with every route.
 pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
-        .route("/api/v1/search", get(search))
+        .route("/api/v1/search", get(search::search))
+        .route("/api/v1/histogram", get(search::histogram))
+        .route("/api/v1/context", get(search::context))
+        .route("/api/v1/tail", get(tail::tail))
         .route("/api/v1/apps", get(apps))
         .with_state(state)
 }
 
 /// An API failure with its status.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum ApiError {
+    #[error("{0}")]
     BadRequest(String),
+    #[error("missing or wrong token")]
     Unauthorized,
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
     Internal(String),
 }
 
@@ -58,10 +72,8 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, message) = match self {
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
-            ApiError::Unauthorized => (
-                StatusCode::UNAUTHORIZED,
-                "missing or wrong token".to_owned(),
-            ),
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, self.to_string()),
+            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m),
             ApiError::Internal(m) => {
                 tracing::error!(error = %m, "api request failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, m)
@@ -86,73 +98,16 @@ fn authorize(state: &ApiState, headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-/// Query parameters of `/api/v1/search`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SearchParams {
-    #[serde(default)]
-    q: String,
-    /// Comma-separated app names.
-    #[serde(default)]
-    app: Option<String>,
-    since: Option<String>,
-    until: Option<String>,
-    limit: Option<usize>,
-}
+/// An endpoint's query string as name-value pairs (see [`params::Params`]).
+pub type RawParams = Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>;
 
-/// Body of a successful search.
-#[derive(Debug, Serialize)]
-pub struct SearchResponse {
-    /// Newest first.
-    hits: Vec<StoredRecord>,
-    total: u64,
-    took_ms: u64,
-}
-
-fn parse_time(
-    name: &str,
-    spec: Option<&str>,
-    now: &Zoned,
-) -> Result<Option<jiff::Timestamp>, ApiError> {
-    spec.filter(|s| !s.is_empty())
-        .map(|s| parse_time_spec(s, now).map_err(|e| ApiError::BadRequest(format!("{name}: {e}"))))
-        .transpose()
-}
-
-async fn search(
-    State(state): State<ApiState>,
-    headers: HeaderMap,
-    params: Result<Query<SearchParams>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<SearchResponse>, ApiError> {
-    authorize(&state, &headers)?;
-    let Query(params) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let now = Zoned::now();
-    let req = SearchRequest {
-        query: params.q,
-        apps: params
-            .app
-            .map(|a| {
-                a.split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(String::from)
-                    .collect()
-            })
-            .unwrap_or_default(),
-        since: parse_time("since", params.since.as_deref(), &now)?,
-        until: parse_time("until", params.until.as_deref(), &now)?,
-        limit: params.limit.unwrap_or(100),
-    };
-    let started = Instant::now();
-    let (index, store) = (state.index.clone(), state.store.clone());
-    let result = tokio::task::spawn_blocking(move || store.search(&index, &req))
+/// Runs blocking work (index and segment reads) off the async runtime.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??;
-    Ok(Json(SearchResponse {
-        hits: result.hits,
-        total: result.total,
-        took_ms: started.elapsed().as_millis() as u64,
-    }))
+        .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 #[derive(Debug, Serialize)]
@@ -166,8 +121,6 @@ async fn apps(
 ) -> Result<Json<AppsResponse>, ApiError> {
     authorize(&state, &headers)?;
     let store = state.store.clone();
-    let apps = tokio::task::spawn_blocking(move || store.apps())
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let apps = blocking(move || store.apps()).await?;
     Ok(Json(AppsResponse { apps }))
 }
