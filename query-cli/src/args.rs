@@ -2,6 +2,8 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+pub use crate::output::ColorChoice;
+
 /// Search and follow the logs a logq collector holds.
 #[derive(Debug, Parser)]
 #[command(name = "logq", version)]
@@ -25,18 +27,50 @@ pub struct Args {
 pub enum Command {
     /// Search stored events; prints them oldest first, newest last.
     Search(SearchArgs),
-    /// List apps with their record counts and time ranges.
+    /// Print the last events, then follow new ones as they arrive (until interrupted).
+    Tail(TailArgs),
+    /// List apps with their sizes, record counts, time ranges and retention.
     Apps(AppsArgs),
+}
+
+/// Filters `search` and `tail` share.
+#[derive(Debug, clap::Args)]
+pub struct FilterArgs {
+    /// Only this app (repeatable; `*` and `?` globs, e.g. `osm-*`).
+    #[arg(long = "app", visible_alias = "proc", value_name = "NAME")]
+    pub apps: Vec<String>,
+    /// Only this host (repeatable; globs).
+    #[arg(long = "host", value_name = "NAME")]
+    pub hosts: Vec<String>,
+    /// Minimum level (`warn` is warn, error and fatal) or a range (`info..warn`).
+    #[arg(long, value_name = "LEVEL")]
+    pub level: Option<String>,
+}
+
+/// How results look.
+#[derive(Debug, clap::Args)]
+pub struct LookArgs {
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Text)]
+    pub output: Format,
+    /// Colour: auto (on a terminal, unless NO_COLOR is set), always or never.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+    /// Print times in UTC instead of the local zone.
+    #[arg(long)]
+    pub utc: bool,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct SearchArgs {
-    /// Query: words, "phrases", OR, -word, field:value; `*` for everything.
+    /// Query: words, "phrases", AND/OR/NOT, -word, field:value, prefix*, /regex/i; `*` or
+    /// nothing for everything.
+    #[arg(default_value = "*")]
     pub query: String,
-    /// Only this app (repeatable).
-    #[arg(long = "app", visible_alias = "proc", value_name = "NAME")]
-    pub apps: Vec<String>,
-    /// Start of the time range: 15m, 2h30m, 7d, RFC 3339, YYYY-MM-DD[ HH:MM[:SS]], today, @EPOCH.
+    #[command(flatten)]
+    pub filters: FilterArgs,
+    /// Start of the time range: 15m, 2h30m, 7d, RFC 3339, YYYY-MM-DD[ HH:MM[:SS]], today,
+    /// yesterday, @EPOCH.
     #[arg(long, default_value = "24h")]
     pub since: String,
     /// End of the time range (same forms as --since); default now.
@@ -45,15 +79,40 @@ pub struct SearchArgs {
     /// The newest N events.
     #[arg(short = 'n', long = "limit", default_value_t = 100)]
     pub limit: usize,
-    /// Output format.
-    #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Text)]
-    pub output: Format,
-    /// Print times in UTC instead of the local zone.
-    #[arg(long)]
-    pub utc: bool,
+    /// N events of the same app and stream before and after each hit.
+    #[arg(short = 'C', long = "context", value_name = "N")]
+    pub context: Option<usize>,
+    /// N events before each hit.
+    #[arg(short = 'B', long = "before-context", value_name = "N")]
+    pub before: Option<usize>,
+    /// N events after each hit.
+    #[arg(short = 'A', long = "after-context", value_name = "N")]
+    pub after: Option<usize>,
     /// Print only the number of matching events.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "histogram")]
     pub count: bool,
+    /// Draw matches per time bucket instead of listing them.
+    #[arg(long)]
+    pub histogram: bool,
+    /// Most buckets of --histogram.
+    #[arg(long, default_value_t = 40, value_name = "N", requires = "histogram")]
+    pub buckets: usize,
+    #[command(flatten)]
+    pub look: LookArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TailArgs {
+    /// Query (as for search); nothing for everything.
+    #[arg(default_value = "*")]
+    pub query: String,
+    #[command(flatten)]
+    pub filters: FilterArgs,
+    /// Print the last N events before following.
+    #[arg(short = 'n', long = "lines", default_value_t = 10)]
+    pub lines: usize,
+    #[command(flatten)]
+    pub look: LookArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -99,11 +158,12 @@ mod tests {
         let Command::Search(s) = args.command else {
             panic!("search")
         };
-        assert_eq!(s.apps, ["a", "b"]);
+        assert_eq!(s.filters.apps, ["a", "b"]);
         assert_eq!(
-            (s.since.as_str(), s.limit, s.output),
+            (s.since.as_str(), s.limit, s.look.output),
             ("24h", 100, Format::Raw)
         );
+        assert_eq!(s.look.color, ColorChoice::Auto);
         assert_eq!(args.server, "http://127.0.0.1:7700");
     }
 
@@ -123,6 +183,28 @@ mod tests {
             (args.server.as_str(), args.token.as_deref()),
             ("http://h:1", Some("t"))
         );
+    }
+
+    #[test]
+    fn context_and_tail_flags() {
+        let Command::Search(s) =
+            parse(&["search", "x", "-C", "2", "-A", "5", "--level", "warn"]).command
+        else {
+            panic!("search")
+        };
+        assert_eq!((s.context, s.before, s.after), (Some(2), None, Some(5)));
+        assert_eq!(s.filters.level.as_deref(), Some("warn"));
+        let Command::Tail(t) =
+            parse(&["tail", "--app", "web", "-n", "3", "--color", "never"]).command
+        else {
+            panic!("tail")
+        };
+        assert_eq!(
+            (t.query.as_str(), t.lines, t.look.color),
+            ("*", 3, ColorChoice::Never)
+        );
+        assert!(Args::try_parse_from(["logq", "search", "x", "--count", "--histogram"]).is_err());
+        assert!(Args::try_parse_from(["logq", "search", "x", "--buckets", "5"]).is_err());
     }
 
     #[test]

@@ -1,38 +1,95 @@
-//! Human-readable output: `<time> <app> <LEVEL> <message>`, and the apps table.
+//! Human-readable output: `<time> <app> <LEVEL> <message>` lines, and the apps table.
 
+use std::fmt;
 use std::io::{self, Write};
 
 use jiff::tz::TimeZone;
-use logq_schemas::StoredRecord;
+use logq_schemas::{Level, Record};
 
+use super::color::{self, Style};
 use crate::client::AppSummary;
 
-fn time(t: jiff::Timestamp, tz: &TimeZone) -> String {
-    if *tz == TimeZone::UTC {
-        t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
-    } else {
-        t.to_zoned(tz.clone())
-            .strftime("%Y-%m-%d %H:%M:%S%.3f")
-            .to_string()
+/// A time as `logq` prints it: `2026-11-22T13:11:35.123Z` in UTC, `2026-11-22 14:11:35.123` in
+/// any other zone.
+#[derive(Debug, Clone, Copy)]
+struct Time<'a> {
+    t: jiff::Timestamp,
+    tz: &'a TimeZone,
+}
+
+impl fmt::Display for Time<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if *self.tz == TimeZone::UTC {
+            write!(f, "{}", self.t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ"))
+        } else {
+            let local = self.tz.to_datetime(self.t);
+            write!(f, "{}", local.strftime("%Y-%m-%d %H:%M:%S%.3f"))
+        }
     }
 }
 
-/// One line per record (a multi-line message keeps its newlines).
-pub fn write_text(out: &mut impl Write, records: &[StoredRecord], tz: &TimeZone) -> io::Result<()> {
-    for r in records {
-        let r = &r.record;
-        let level = r
-            .level
-            .map_or_else(|| "-".to_owned(), |l| l.as_str().to_ascii_uppercase());
-        writeln!(
-            out,
-            "{} {} {level:<5} {}",
-            time(r.time, tz),
-            r.app,
-            r.message
-        )?;
+fn time(t: jiff::Timestamp, tz: &TimeZone) -> String {
+    Time { t, tz }.to_string()
+}
+
+/// What a printed record is to the reader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum LineKind {
+    /// A record that matched.
+    Hit,
+    /// A record printed only because it is near a hit.
+    Context,
+}
+
+/// Width of the level column (`ERROR`).
+const LEVEL_WIDTH: usize = 5;
+
+fn level_label(level: Option<Level>) -> &'static str {
+    match level {
+        None => "-",
+        Some(Level::Trace) => "TRACE",
+        Some(Level::Debug) => "DEBUG",
+        Some(Level::Info) => "INFO",
+        Some(Level::Warn) => "WARN",
+        Some(Level::Error) => "ERROR",
+        Some(Level::Fatal) => "FATAL",
     }
-    Ok(())
+}
+
+/// Writes one record as `<time> <app> <LEVEL> <message>` and a newline; a multi-line message
+/// keeps its newlines exactly.
+///
+/// Hits and context lines have the same text, so that scripts reading uncoloured output see
+/// one format (grep marks context with `-` instead of `:`, which would shift every column).
+/// With colour a hit has a dim time, its app's colour and its level's colour, while a context
+/// line is dim from end to end: the difference is visible only in colour.
+pub(super) fn write_line(
+    out: &mut impl Write,
+    r: &Record,
+    kind: LineKind,
+    tz: &TimeZone,
+    color: bool,
+) -> io::Result<()> {
+    let label = level_label(r.level);
+    let (time_style, app_style, level_style, message_style) = match kind {
+        LineKind::Hit => (
+            Style::DIM,
+            color::app(&r.app),
+            r.level.map_or(Style::PLAIN, color::level),
+            Style::PLAIN,
+        ),
+        LineKind::Context => (Style::DIM, Style::DIM, Style::DIM, Style::DIM),
+    };
+    writeln!(
+        out,
+        "{} {} {}{:pad$} {}",
+        time_style.paint(color, Time { t: r.time, tz }),
+        app_style.paint(color, &r.app),
+        level_style.paint(color, label),
+        "",
+        message_style.paint(color, &r.message),
+        pad = LEVEL_WIDTH.saturating_sub(label.len()),
+    )
 }
 
 /// An aligned table of apps.
@@ -85,12 +142,7 @@ fn bytes(n: u64) -> String {
 
 /// An age in its largest whole unit (`7d`, `12h`, `30m`, `45s`).
 fn age(secs: u64) -> String {
-    match secs {
-        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
-        s if s % 3600 == 0 => format!("{}h", s / 3600),
-        s if s % 60 == 0 => format!("{}m", s / 60),
-        s => format!("{s}s"),
-    }
+    super::duration_words(secs.saturating_mul(1000))
 }
 
 #[cfg(test)]
@@ -98,7 +150,8 @@ mod tests {
     use logq_schemas::Level;
 
     use super::*;
-    use crate::output::tests::record;
+    use crate::args::Format;
+    use crate::output::tests::{print_records, record};
 
     #[test]
     fn text_lines_in_utc_and_in_a_zone() {
@@ -106,17 +159,13 @@ mod tests {
             record(1, "2026-11-22T13:11:35.123Z", Some(Level::Error), "boom"),
             record(2, "2026-11-22T13:11:36Z", None, "two\n  lines"),
         ];
-        let mut out = Vec::new();
-        write_text(&mut out, &records, &TimeZone::UTC).expect("write");
         assert_eq!(
-            String::from_utf8(out).expect("utf8"),
+            print_records(&records, Format::Text, &TimeZone::UTC),
             "2026-11-22T13:11:35.123Z osm-app ERROR boom\n2026-11-22T13:11:36.000Z osm-app -     two\n  lines\n"
         );
         let paris = TimeZone::get("Europe/Paris").expect("tz");
-        let mut out = Vec::new();
-        write_text(&mut out, &records[..1], &paris).expect("write");
         assert_eq!(
-            String::from_utf8(out).expect("utf8"),
+            print_records(&records[..1], Format::Text, &paris),
             "2026-11-22 14:11:35.123 osm-app ERROR boom\n"
         );
     }
