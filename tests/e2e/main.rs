@@ -4,6 +4,7 @@
 mod delivery;
 mod normalize;
 mod protocol;
+mod query;
 mod rotation;
 mod run;
 mod search;
