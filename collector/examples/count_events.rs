@@ -15,6 +15,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for (n, path) in std::env::args().skip(1).enumerate() {
         let text = std::fs::read_to_string(&path)?;
         let meta = Arc::new(StreamMeta {
+            fields: Default::default(),
             key: path.clone(),
             app: format!("app{n}"),
             host: "bench".into(),
@@ -33,6 +34,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 lines: chunk
                     .iter()
                     .map(|t| Line {
+                        time: None,
                         end: 0,
                         text: (*t).to_owned(),
                         split: false,

@@ -80,6 +80,9 @@ pub struct StreamMeta {
     pub format: Option<String>,
     /// The shipper's time zone.
     pub tz: String,
+    /// Fields every record of the stream carries (see `StreamInfo::fields`).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub fields: std::collections::BTreeMap<String, String>,
 }
 
 /// One stored batch: the lines of one stream that were new to the collector.
@@ -665,6 +668,7 @@ mod tests {
 
     fn meta(key: &str) -> Arc<StreamMeta> {
         Arc::new(StreamMeta {
+            fields: Default::default(),
             key: key.into(),
             app: "app".into(),
             host: "h".into(),
@@ -677,6 +681,7 @@ mod tests {
     fn lines(ends: &[u64]) -> Vec<Line> {
         ends.iter()
             .map(|e| Line {
+                time: None,
                 end: *e,
                 text: format!("line {e}"),
                 split: false,

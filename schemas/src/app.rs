@@ -39,9 +39,46 @@ pub fn validate_app_name(name: &str) -> Result<(), AppNameError> {
     }
 }
 
+/// Maps a name another tool gave a process (a pm2 app, a supervisord program) into the app
+/// name set: every character outside `[A-Za-z0-9._-]` becomes `_`, a leading `.`, `_` or `-`
+/// is dropped, and the result is cut to [`MAX_APP_NAME_LEN`] bytes; nothing left gives
+/// `unnamed`. A valid name maps to itself.
+pub fn app_name_from(name: &str) -> String {
+    let mapped: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .skip_while(|c| !c.is_ascii_alphanumeric())
+        .take(MAX_APP_NAME_LEN)
+        .collect();
+    if mapped.is_empty() {
+        "unnamed".to_owned()
+    } else {
+        mapped
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn other_tools_names_map_into_the_set() {
+        assert_eq!(app_name_from("osm-app"), "osm-app");
+        assert_eq!(app_name_from("my app:worker"), "my_app_worker");
+        assert_eq!(app_name_from("../../etc/passwd"), "etc_passwd");
+        assert_eq!(app_name_from("caf\u{e9}\n"), "caf__");
+        assert_eq!(app_name_from("///"), "unnamed");
+        assert_eq!(app_name_from(&"x".repeat(100)).len(), MAX_APP_NAME_LEN);
+        for name in ["a b", "\0", "\u{2713}", "-x", "..", "0|osm"] {
+            assert_eq!(validate_app_name(&app_name_from(name)), Ok(()), "{name:?}");
+        }
+    }
 
     #[test]
     fn accepts_ordinary_names() {

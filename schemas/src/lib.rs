@@ -16,11 +16,12 @@ pub mod record;
 pub mod timespec;
 pub mod udp;
 
-pub use app::{AppNameError, validate_app_name};
+pub use app::{AppNameError, app_name_from, validate_app_name};
 pub use codec::{DEFAULT_MAX_FRAME_BYTES, FrameCodec, FrameError};
 pub use level::{BadLevelRange, Level, LevelRange};
 pub use protocol::{
-    Ack, Batch, ErrorCode, ErrorFrame, Frame, Hello, Line, PROTOCOL_VERSION, StreamInfo,
-    StreamPosition, Welcome,
+    Ack, Batch, ErrorCode, ErrorFrame, Frame, Hello, Line, MAX_STREAM_FIELD_BYTES,
+    MAX_STREAM_FIELDS, PROTOCOL_VERSION, StreamInfo, StreamPosition, Welcome,
+    validate_stream_fields,
 };
 pub use record::{Record, StoredRecord};

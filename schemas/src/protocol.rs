@@ -6,6 +6,8 @@
 //! or later with [`Frame::Open`]; the collector answers each batch, in order, with an [`Ack`] once
 //! its lines are durable. Anything wrong gets an [`ErrorFrame`] and, when it is fatal, a close.
 
+use std::collections::BTreeMap;
+
 use jiff::Timestamp;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -84,6 +86,45 @@ pub struct StreamInfo {
     /// A format hint (`pm2`, `rails`, ...); the collector detects the format when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<String>,
+    /// Fields every record of the stream carries, where its own text gives none of that name
+    /// (a pm2 process's `pm_id`; a supervisord program's `group` and `pid`). At most
+    /// [`MAX_STREAM_FIELDS`]; names as [`validate_field_name`] wants them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, String>,
+}
+
+/// The most fields a stream may declare.
+pub const MAX_STREAM_FIELDS: usize = 16;
+/// The longest value of a stream field, in bytes.
+pub const MAX_STREAM_FIELD_BYTES: usize = 256;
+
+/// Checks a stream's fields: at most [`MAX_STREAM_FIELDS`], names of 1-32 lowercase ASCII
+/// letters, digits and `_` starting with a letter, values of at most [`MAX_STREAM_FIELD_BYTES`].
+pub fn validate_stream_fields(fields: &BTreeMap<String, String>) -> Result<(), String> {
+    if fields.len() > MAX_STREAM_FIELDS {
+        return Err(format!(
+            "{} stream fields; at most {MAX_STREAM_FIELDS}",
+            fields.len()
+        ));
+    }
+    for (name, value) in fields {
+        let b = name.as_bytes();
+        let name_ok = (1..=32).contains(&b.len())
+            && b[0].is_ascii_lowercase()
+            && b.iter()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_');
+        if !name_ok {
+            return Err(format!(
+                "stream field name {name:?}: use 1-32 of a-z, 0-9 and _, starting with a letter"
+            ));
+        }
+        if value.len() > MAX_STREAM_FIELD_BYTES {
+            return Err(format!(
+                "stream field {name:?}: value over {MAX_STREAM_FIELD_BYTES} bytes"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The collector accepts the shipper.
@@ -134,6 +175,12 @@ pub struct Line {
     /// The shipper cut this line at its maximum line length; the rest follows as further lines.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub split: bool,
+    /// When the source says the line was written, where it says so outside the text (pm2's
+    /// `--time` stamp and JSON chunk time, which the shipper takes off the line). The
+    /// collector uses it when the text carries no time of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>", extend("format" = "date-time"))]
+    pub time: Option<Timestamp>,
 }
 
 /// Lines of `stream` are durable up to `position`.

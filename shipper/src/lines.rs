@@ -49,6 +49,7 @@ impl LineSplitter {
                     self.buf.extend_from_slice(&bytes[..nl]);
                     let end = self.start + (self.buf.len() + 1) as u64;
                     out.push(Line {
+                        time: None,
                         end,
                         text: text_of(&self.buf),
                         split: false,
@@ -81,6 +82,7 @@ impl LineSplitter {
             match memchr::memchr(b'\n', window) {
                 Some(nl) => {
                     out.push(Line {
+                        time: None,
                         end: self.start + (consumed + nl + 1) as u64,
                         text: text_of(&rest[..nl]),
                         split: false,
@@ -90,6 +92,7 @@ impl LineSplitter {
                 None if rest.len() > self.max_line_bytes => {
                     let cut = utf8_boundary(rest, self.max_line_bytes);
                     out.push(Line {
+                        time: None,
                         end: self.start + (consumed + cut) as u64,
                         text: text_of(&rest[..cut]),
                         split: true,
@@ -110,6 +113,7 @@ impl LineSplitter {
         if !self.buf.is_empty() {
             let end = self.position();
             out.push(Line {
+                time: None,
                 end,
                 text: text_of(&self.buf),
                 split: true,
@@ -124,6 +128,7 @@ impl LineSplitter {
         if !self.buf.is_empty() {
             let end = self.position();
             out.push(Line {
+                time: None,
                 end,
                 text: text_of(&self.buf),
                 split: false,

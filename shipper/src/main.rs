@@ -80,6 +80,10 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
                 flush_interval: Duration::from_millis(args.flush_interval_ms),
                 max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
                 drain_timeout: Duration::from_secs(args.drain_timeout_secs),
+                until_sources_end: matches!(
+                    args.command,
+                    Command::Pipe { .. } | Command::Run { .. }
+                ),
             };
             Core::new(config, state).run(rx, shutdown).await
         };
@@ -240,6 +244,7 @@ fn open_spool(
     let spool = Spool::open(&dir, cap, base, false)
         .with_context(|| format!("cannot open the spool {}", dir.display()))?;
     let info = StreamInfo {
+        fields: Default::default(),
         id: id.clone(),
         app: app.to_owned(),
         stream: name.to_owned(),

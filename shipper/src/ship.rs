@@ -43,6 +43,9 @@ pub struct ShipConfig {
     pub max_frame_bytes: usize,
     /// After the spooled sources end, how long to wait for the last acks.
     pub drain_timeout: Duration,
+    /// The job ends once every stream ended and was acknowledged (`pipe`, `run`); otherwise
+    /// streams come and go and only a shutdown ends it (`tail`, `pm2`, `supervisor`).
+    pub until_sources_end: bool,
 }
 
 /// How shipping ended.
@@ -374,7 +377,7 @@ impl Core {
                 if let Some(s) = self.streams.get_mut(&stream) {
                     s.ended = true;
                 }
-                if self.streams.values().all(|s| s.ended) {
+                if self.config.until_sources_end && self.streams.values().all(|s| s.ended) {
                     self.ended_at.get_or_insert_with(Instant::now);
                 }
                 None

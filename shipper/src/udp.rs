@@ -163,6 +163,7 @@ mod tests {
 
     fn line(text: &str) -> Line {
         Line {
+            time: None,
             end: 0,
             text: text.into(),
             split: false,

@@ -95,6 +95,7 @@ fn hostile_frames_are_refused_and_others_keep_being_served() {
         stream: "s1".into(),
         read_at: jiff::Timestamp::now(),
         lines: vec![Line {
+            time: None,
             end: 5,
             text: "evil".into(),
             split: false,
@@ -107,6 +108,7 @@ fn hostile_frames_are_refused_and_others_keep_being_served() {
     // A batch for a stream the handshake never named.
     let mut sock = connect(&collector);
     let declared = StreamInfo {
+        fields: Default::default(),
         id: "s0".into(),
         app: "evil".into(),
         stream: "stdout".into(),
@@ -120,6 +122,7 @@ fn hostile_frames_are_refused_and_others_keep_being_served() {
     // A path-like app name.
     let mut sock = connect(&collector);
     let bad = StreamInfo {
+        fields: Default::default(),
         id: "s2".into(),
         app: "../../etc".into(),
         stream: "stdout".into(),

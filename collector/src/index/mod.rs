@@ -299,6 +299,7 @@ pub(crate) mod tests {
             .iter()
             .enumerate()
             .map(|(i, t)| Line {
+                time: None,
                 end: first_id + i as u64 + 1,
                 text: (*t).into(),
                 split: false,
@@ -312,6 +313,7 @@ pub(crate) mod tests {
             batch: Arc::new(WalBatch {
                 first_id,
                 meta: StreamMeta {
+                    fields: Default::default(),
                     key: format!("s/{app}"),
                     app: app.into(),
                     host: "h".into(),

@@ -14,7 +14,7 @@ use futures_util::{SinkExt, StreamExt};
 use jiff::Timestamp;
 use logq_schemas::{
     Ack, Batch, ErrorCode, ErrorFrame, Frame, FrameCodec, FrameError, Hello, PROTOCOL_VERSION,
-    StreamInfo, StreamPosition, Welcome, validate_app_name,
+    StreamInfo, StreamPosition, Welcome, validate_app_name, validate_stream_fields,
 };
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -301,7 +301,14 @@ fn declare(hello: &Hello, info: &StreamInfo) -> Result<Arc<StreamMeta>, ErrorFra
             "stream id must be 1-512 bytes",
         ));
     }
+    if let Err(e) = validate_stream_fields(&info.fields) {
+        return Err(ErrorFrame::fatal(
+            ErrorCode::Malformed,
+            format!("stream {:?}: {e}", info.id),
+        ));
+    }
     Ok(Arc::new(StreamMeta {
+        fields: info.fields.clone(),
         key: format!("{}/{}", hello.shipper_id, info.id),
         app: info.app.clone(),
         host: hello.host.clone(),

@@ -68,6 +68,7 @@ pub async fn serve(
             .map(|text| {
                 *pos += 1;
                 Line {
+                    time: None,
                     end: *pos,
                     text,
                     split: false,
@@ -77,6 +78,7 @@ pub async fn serve(
         stats.lines.fetch_add(lines.len() as u64, Ordering::Relaxed);
         let now = Timestamp::now();
         let meta = Arc::new(StreamMeta {
+            fields: Default::default(),
             key,
             app: batch.app,
             host: batch.host,

@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
-use logq_schemas::{Level, Record, StoredRecord};
+use logq_schemas::{Level, Line, Record, StoredRecord};
 use serde_json::Value;
 
 use crate::wal::{WalBatch, WalLocation};
@@ -170,15 +170,7 @@ impl Normalizer {
         let events = self.events.entry(batch.meta.app.clone()).or_default();
         for (i, line) in batch.lines.iter().enumerate() {
             let id = batch.first_id + i as u64;
-            read_line(
-                stream,
-                events,
-                batch,
-                id,
-                &line.text,
-                line.split,
-                (from, at),
-            );
+            read_line(stream, events, batch, id, line, (from, at));
         }
         self.emit()
     }
@@ -279,10 +271,10 @@ fn read_line(
     events: &mut BTreeMap<u64, Event>,
     batch: &WalBatch,
     id: u64,
-    text: &str,
-    split: bool,
+    line: &Line,
     (from, at): (WalLocation, WalLocation),
 ) {
+    let text = line.text.as_str();
     let prefixed = stream.format.chosen().is_some();
     let last_open = stream.open.last().copied();
     let (format, mut parsed): (&'static dyn Format, Parsed) =
@@ -356,7 +348,7 @@ fn read_line(
         parsed.level = Some(Level::Error);
         trace.level = parsed.level;
     }
-    let record = record_of(batch, id, text, split, format, parsed);
+    let record = record_of(batch, id, line, format, parsed);
     let open = !format.single_line();
     events.insert(
         id,
@@ -446,16 +438,20 @@ fn carry_job(jobs: &mut HashMap<String, (Value, Option<Value>)>, p: &mut Parsed)
 fn record_of(
     batch: &WalBatch,
     id: u64,
-    text: &str,
-    split: bool,
+    line: &Line,
     format: &dyn Format,
     parsed: Parsed,
 ) -> StoredRecord {
     let mut fields = parsed.fields.into_map();
-    if split {
+    if line.split {
         fields.insert("split".to_owned(), Value::Bool(true));
     }
-    let time = match parsed.time {
+    for (name, value) in &batch.meta.fields {
+        fields
+            .entry(name.clone())
+            .or_insert_with(|| Value::String(value.clone()));
+    }
+    let time = match parsed.time.or(line.time) {
         None => fallback_time(batch.read_at, batch.received),
         Some(t) if plausible(t, batch.received) => t,
         Some(t) => {
@@ -474,7 +470,7 @@ fn record_of(
             stream: batch.meta.stream.clone(),
             level: parsed.level,
             format: format.name().to_owned(),
-            message: text.to_owned(),
+            message: line.text.clone(),
             fields,
         },
     }
@@ -507,6 +503,7 @@ mod tests {
         WalBatch {
             first_id,
             meta: StreamMeta {
+                fields: Default::default(),
                 key: format!("s/{app}/{stream}"),
                 app: app.into(),
                 host: "h".into(),
@@ -519,6 +516,7 @@ mod tests {
             lines: lines
                 .iter()
                 .map(|t| Line {
+                    time: None,
                     end: 0,
                     text: (*t).into(),
                     split: false,

@@ -272,7 +272,13 @@ impl Store {
         for v in &views {
             work.extend(
                 (0..v.frames.len())
-                    .filter(|&i| wanted(v.frames[i].min_time, v.frames[i].max_time, v.frames[i].first_id))
+                    .filter(|&i| {
+                        wanted(
+                            v.frames[i].min_time,
+                            v.frames[i].max_time,
+                            v.frames[i].first_id,
+                        )
+                    })
                     .map(|i| Frame::Active(v.clone(), i)),
             );
             work.push(Frame::Tail(v.clone()));

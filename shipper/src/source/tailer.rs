@@ -347,6 +347,7 @@ impl Tailer {
     ) -> Result<(), Closed> {
         let seek = SeekHandle::default();
         let info = StreamInfo {
+            fields: Default::default(),
             id: id.clone(),
             app: self.config.app.clone(),
             stream: path.display().to_string(),
