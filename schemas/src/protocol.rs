@@ -238,3 +238,43 @@ impl ErrorFrame {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn stream_fields_are_checked() {
+        assert_eq!(
+            validate_stream_fields(&fields(&[("pm_id", "0"), ("group", "web")])),
+            Ok(())
+        );
+        for bad in ["", "Pid", "9lives", "a-b", "a b", "x\n", &"y".repeat(33)] {
+            assert!(
+                validate_stream_fields(&fields(&[(bad, "v")])).is_err(),
+                "{bad:?}"
+            );
+        }
+        let long = "v".repeat(MAX_STREAM_FIELD_BYTES + 1);
+        assert!(validate_stream_fields(&fields(&[("pid", &long)])).is_err());
+        let many: Vec<(String, String)> = (0..=MAX_STREAM_FIELDS)
+            .map(|i| (format!("f{i}"), "v".to_owned()))
+            .collect();
+        assert!(validate_stream_fields(&many.into_iter().collect()).is_err());
+    }
+
+    #[test]
+    fn a_line_without_a_time_reads_as_before() {
+        let line: Line = serde_json::from_str(r#"{"end":4,"text":"abc"}"#).expect("v1 line");
+        assert_eq!(line.time, None);
+        let json = serde_json::to_string(&line).expect("json");
+        assert!(!json.contains("time"), "{json}");
+    }
+}

@@ -97,12 +97,36 @@ pub enum Command {
         #[arg(required = true, last = true, value_name = "CMD")]
         command: Vec<String>,
     },
+    /// Ship every pm2 process's stdout and stderr under the name pm2 gives it, following
+    /// processes as they start, restart and go (and pm2's own log as app `pm2`).
+    Pm2 {
+        /// pm2's home directory.
+        #[arg(long, env = "PM2_HOME", value_name = "DIR")]
+        pm2_home: Option<PathBuf>,
+        /// The pm2 command, for `pm2 jlist`.
+        #[arg(long, default_value = "pm2", value_name = "PATH")]
+        pm2_bin: PathBuf,
+        /// Once a log file is over SIZE and every line of it is acknowledged, truncate it in
+        /// place (e.g. 100MiB): logq holds the logs, pm2's files need not grow.
+        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+        max_source_bytes: Option<u64>,
+        /// Ship a partial last line after it waited this long for its newline.
+        #[arg(long, default_value_t = 2000, value_name = "MS")]
+        partial_flush_ms: u64,
+        /// Keep a rotated-away or deleted process's file open this long after its last write.
+        #[arg(long, default_value_t = 5000, value_name = "MS")]
+        rotate_wait_ms: u64,
+    },
 }
 
 impl Command {
-    pub fn app(&self) -> &str {
+    /// The app of a single-app command (the others name apps as they find them).
+    pub fn app(&self) -> Option<&str> {
         match self {
-            Command::Tail { app, .. } | Command::Pipe { app, .. } | Command::Run { app, .. } => app,
+            Command::Tail { app, .. } | Command::Pipe { app, .. } | Command::Run { app, .. } => {
+                Some(app)
+            }
+            Command::Pm2 { .. } => None,
         }
     }
 
@@ -112,8 +136,16 @@ impl Command {
             Command::Tail { app, .. } => format!("tail-{app}"),
             Command::Pipe { app, .. } => format!("pipe-{app}"),
             Command::Run { app, .. } => format!("run-{app}"),
+            Command::Pm2 { .. } => "pm2".to_owned(),
         }
     }
+}
+
+/// pm2's default home: `~/.pm2`.
+pub fn default_pm2_home() -> PathBuf {
+    std::env::var_os("HOME")
+        .filter(|d| !d.is_empty())
+        .map_or_else(|| PathBuf::from(".pm2"), |h| PathBuf::from(h).join(".pm2"))
 }
 
 /// Parses a size: a number with an optional unit, K/KB/KiB, M/MB/MiB, G/GB/GiB (all powers of

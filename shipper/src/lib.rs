@@ -12,6 +12,7 @@
 pub mod backoff;
 pub mod cli;
 pub mod lines;
+pub mod pm2;
 pub mod run;
 pub mod ship;
 pub mod source;

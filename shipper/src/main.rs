@@ -9,12 +9,14 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Parser;
 use logq_schemas::{DEFAULT_MAX_FRAME_BYTES, StreamInfo, validate_app_name};
-use logq_shipper::cli::{Args, Command, default_state_dir};
+use logq_shipper::cli::{Args, Command, default_pm2_home, default_state_dir};
+use logq_shipper::pm2::{ListError, Pm2};
 use logq_shipper::run;
 use logq_shipper::ship::{Core, Outcome, ShipConfig};
 use logq_shipper::source::SourceEvent;
 use logq_shipper::source::spool::Spool;
 use logq_shipper::source::tailer::{TailConfig, Tailer};
+use logq_shipper::source::target::{Target, Targets};
 use logq_shipper::state::JobState;
 use rustix::process::Signal;
 use tokio::sync::mpsc;
@@ -43,8 +45,9 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let app = args.command.app().to_owned();
-    validate_app_name(&app).with_context(|| format!("invalid --app {app:?}"))?;
+    if let Some(app) = args.command.app() {
+        validate_app_name(app).with_context(|| format!("invalid --app {app:?}"))?;
+    }
     let host = args.host.clone().unwrap_or_else(logq_shipper::hostname);
     let state_dir = args.state_dir.clone().unwrap_or_else(default_state_dir);
     let state = JobState::open(&state_dir, &args.command.job(), &host)?;
@@ -170,23 +173,50 @@ fn start_sources(
             partial_flush_ms,
             rotate_wait_ms,
         } => {
-            let config = TailConfig {
-                patterns: paths.clone(),
-                app: app.clone(),
-                format: format.clone(),
-                max_line_bytes: args.max_line_bytes,
-                partial_flush: Duration::from_millis(*partial_flush_ms),
-                rotate_wait: Duration::from_millis(*rotate_wait_ms),
-                max_source_bytes: *max_source_bytes,
-                scan_interval: SCAN_INTERVAL,
-            };
-            let resume = state
-                .checkpoint
-                .streams
+            let targets = paths
                 .iter()
-                .filter_map(|(id, c)| Some((id.clone(), PathBuf::from(c.path.as_ref()?))))
+                .map(|p| Target::tail(p, app, format.clone()))
                 .collect();
-            let tailer = Tailer::new(config, resume, tx);
+            let tailer = tailer(
+                args,
+                state,
+                tx,
+                Targets::fixed(targets),
+                *max_source_bytes,
+                (*partial_flush_ms, *rotate_wait_ms),
+            );
+            spawn("tail", Box::new(move || tailer.run()))?;
+            Ok(Job::Tail)
+        }
+        Command::Pm2 {
+            pm2_home,
+            pm2_bin,
+            max_source_bytes,
+            partial_flush_ms,
+            rotate_wait_ms,
+        } => {
+            let pm2 = Pm2 {
+                bin: pm2_bin.clone(),
+                home: pm2_home.clone().unwrap_or_else(default_pm2_home),
+            };
+            let targets = Targets::default();
+            match pm2.list() {
+                Ok(processes) => targets.set(pm2.targets(&processes)),
+                Err(ListError::NotRunning(home)) => {
+                    tracing::warn!(%home, "pm2 is not running; its processes are followed once it starts");
+                    targets.set(pm2.targets(&[]));
+                }
+                Err(ListError::Failed(e)) => return Err(e),
+            }
+            let tailer = tailer(
+                args,
+                state,
+                tx,
+                targets.clone(),
+                *max_source_bytes,
+                (*partial_flush_ms, *rotate_wait_ms),
+            );
+            spawn("pm2", Box::new(move || pm2.follow(targets)))?;
             spawn("tail", Box::new(move || tailer.run()))?;
             Ok(Job::Tail)
         }
@@ -219,6 +249,32 @@ fn start_sources(
             })
         }
     }
+}
+
+/// A tailer of `targets` that resumes the job's checkpoint.
+fn tailer(
+    args: &Args,
+    state: &JobState,
+    tx: mpsc::Sender<SourceEvent>,
+    targets: Targets,
+    max_source_bytes: Option<u64>,
+    (partial_flush_ms, rotate_wait_ms): (u64, u64),
+) -> Tailer {
+    let config = TailConfig {
+        targets,
+        max_line_bytes: args.max_line_bytes,
+        partial_flush: Duration::from_millis(partial_flush_ms),
+        rotate_wait: Duration::from_millis(rotate_wait_ms),
+        max_source_bytes,
+        scan_interval: SCAN_INTERVAL,
+    };
+    let resume = state
+        .checkpoint
+        .streams
+        .iter()
+        .filter_map(|(id, c)| Some((id.clone(), PathBuf::from(c.path.as_ref()?))))
+        .collect();
+    Tailer::new(config, resume, tx)
 }
 
 /// Opens the spool of stream `name` under the job dir, registers it and starts its reader.

@@ -316,11 +316,7 @@ impl Core {
             .entry(stream.to_owned())
             .or_insert_with(|| StreamCheckpoint {
                 app: s.info.app.clone(),
-                path: s
-                    .info
-                    .id
-                    .starts_with("file:")
-                    .then(|| s.info.stream.clone()),
+                path: s.seek.path().map(str::to_owned),
                 ..Default::default()
             });
         if position > entry.position {

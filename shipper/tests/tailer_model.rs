@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use logq_shipper::source::fingerprint;
 use logq_shipper::source::tailer::{TailConfig, Tailer};
+use logq_shipper::source::target::{Target, Targets};
 use logq_shipper::source::{Placement, SeekHandle, SourceEvent};
 use proptest::prelude::*;
 use tokio::sync::mpsc;
@@ -148,9 +149,11 @@ struct Harness {
 
 fn config(dir: &Path) -> TailConfig {
     TailConfig {
-        patterns: vec![format!("{}/*.log", dir.display())],
-        app: "model".into(),
-        format: None,
+        targets: Targets::fixed(vec![Target::tail(
+            &format!("{}/*.log", dir.display()),
+            "model",
+            None,
+        )]),
         max_line_bytes: 64 * 1024,
         partial_flush: Duration::from_secs(3600),
         rotate_wait: Duration::ZERO,

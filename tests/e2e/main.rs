@@ -3,6 +3,7 @@
 
 mod delivery;
 mod normalize;
+mod pm2;
 mod protocol;
 mod query;
 mod rotation;

@@ -131,6 +131,24 @@ fn hostile_frames_are_refused_and_others_keep_being_served() {
     send(&mut sock, &hello(vec![bad]));
     expect_error_then_close(&mut sock, ErrorCode::InvalidApp);
 
+    // Stream fields with a name that is not a field name, or too many of them.
+    for fields in [
+        vec![("Bad Name\n".to_owned(), "x".to_owned())],
+        (0..40).map(|i| (format!("f{i}"), "x".to_owned())).collect(),
+        vec![("pid".to_owned(), "9".repeat(1000))],
+    ] {
+        let mut sock = connect(&collector);
+        let bad = StreamInfo {
+            fields: fields.into_iter().collect(),
+            id: "s3".into(),
+            app: "evil".into(),
+            stream: "stdout".into(),
+            format: None,
+        };
+        send(&mut sock, &hello(vec![bad]));
+        expect_error_then_close(&mut sock, ErrorCode::Malformed);
+    }
+
     // Nothing from the hostile connections was stored, nothing stored was lost, and the
     // shipper's connection still works.
     let mut file = std::fs::OpenOptions::new()

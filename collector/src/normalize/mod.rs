@@ -535,6 +535,34 @@ mod tests {
             .collect()
     }
 
+    /// The stream's fields and the source's time (pm2's stamp, taken off the line by the
+    /// shipper) reach the record, below what the text itself says.
+    #[test]
+    fn stream_fields_and_the_line_time_fill_in_what_the_text_lacks() {
+        let fields: BTreeMap<String, String> = [("pid", "3"), ("instance", "1")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        let stamped: Timestamp = "2026-11-23T09:59:00Z".parse().expect("ts");
+        let mut n = Normalizer::new();
+        let mut out = Vec::new();
+        for (app, text) in [("plain", "plain words"), ("json", r#"{"pid":9,"msg":"x"}"#)] {
+            let mut b = batch(app, "stdout", None, out.len() as u64 + 1, 0, &[text]);
+            b.meta.fields.clone_from(&fields);
+            b.lines[0].time = Some(stamped);
+            out.extend(n.push(&b, loc(1)));
+            out.extend(n.flush_all());
+        }
+        let plain = &out[0].record.record;
+        assert_eq!(plain.time, stamped);
+        assert_eq!(plain.fields["pid"], "3");
+        assert_eq!(plain.fields["instance"], "1");
+        let json = &out[1].record.record;
+        assert_eq!(json.format, "json");
+        assert_eq!(json.fields["pid"], 9, "the text's own field wins");
+        assert_eq!(json.fields["instance"], "1");
+    }
+
     const NODE: &[&str] = &[
         "connect failed: connect ECONNREFUSED 127.0.0.1:9",
         "Error: connect ECONNREFUSED 127.0.0.1:9",

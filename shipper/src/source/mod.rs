@@ -8,8 +8,10 @@
 //! through it, so a source knows when it may let a rotated file or a spool segment go.
 
 pub mod fingerprint;
+pub mod shape;
 pub mod spool;
 pub mod tailer;
+pub mod target;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -56,6 +58,9 @@ struct Shared {
     acked: AtomicU64,
     /// Highest position the source knows data up to (for reporting undelivered bytes).
     end: AtomicU64,
+    /// The path a file stream was found at, kept in the checkpoint to look for it after a
+    /// restart.
+    path: Option<String>,
 }
 
 /// Shared state of one stream between its source and the core.
@@ -64,16 +69,31 @@ pub struct SeekHandle(Arc<Shared>);
 
 impl Default for SeekHandle {
     fn default() -> Self {
+        SeekHandle::with_path(None)
+    }
+}
+
+impl SeekHandle {
+    /// The handle of a file found at `path`.
+    pub fn for_file(path: String) -> SeekHandle {
+        SeekHandle::with_path(Some(path))
+    }
+
+    fn with_path(path: Option<String>) -> SeekHandle {
         SeekHandle(Arc::new(Shared {
             placement: Mutex::new(Placement::Paused),
             changed: Condvar::new(),
             acked: AtomicU64::new(0),
             end: AtomicU64::new(0),
+            path,
         }))
     }
-}
 
-impl SeekHandle {
+    /// The path of a file stream.
+    pub fn path(&self) -> Option<&str> {
+        self.0.path.as_deref()
+    }
+
     pub fn set(&self, placement: Placement) {
         *self.0.placement.lock().expect("placement lock") = placement;
         self.0.changed.notify_all();

@@ -25,13 +25,17 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
 
+use jiff::tz::TimeZone;
 use logq_schemas::{Line, StreamInfo};
 use tokio::sync::mpsc;
 
 use super::fingerprint::{self, Head, Probe};
+use super::shape::Shaper;
+use super::target::{Target, Targets};
 use super::{Placement, SeekHandle, SourceEvent};
 use crate::lines::LineSplitter;
 
@@ -47,10 +51,8 @@ const QUIET: Duration = Duration::from_millis(250);
 /// What a tail job follows and how.
 #[derive(Debug, Clone)]
 pub struct TailConfig {
-    /// Paths or globs (`*`, `?`, `[..]`, `**`).
-    pub patterns: Vec<String>,
-    pub app: String,
-    pub format: Option<String>,
+    /// What to follow; may change while the tailer runs.
+    pub targets: Targets,
     /// Longer lines are split into marked pieces.
     pub max_line_bytes: usize,
     /// A partial last line is shipped (marked `split`) after waiting this long for its newline.
@@ -88,6 +90,7 @@ struct Pending {
     file: File,
     key: Key,
     path: PathBuf,
+    target: Arc<Target>,
     nuls_until: u64,
     reachable: bool,
     since: Instant,
@@ -97,6 +100,7 @@ struct Pending {
 struct Reading {
     generation: u64,
     splitter: LineSplitter,
+    shaper: Shaper,
     last_data: Instant,
 }
 
@@ -105,6 +109,8 @@ struct Reading {
 struct Tracked {
     id: String,
     path: PathBuf,
+    /// The target the file was found under: its app, stream name and shape, for its life.
+    target: Arc<Target>,
     /// None once the file was truncated with no copy to finish from.
     file: Option<File>,
     key: Option<Key>,
@@ -124,6 +130,7 @@ impl Tracked {
             file,
             key,
             path: self.path.clone(),
+            target: self.target.clone(),
             nuls_until: 0,
             reachable: true,
             since: Instant::now(),
@@ -135,6 +142,10 @@ impl Tracked {
 #[derive(Debug)]
 pub struct Tailer {
     config: TailConfig,
+    /// The targets in use and their version.
+    targets: (u64, Arc<Vec<Target>>),
+    /// The zone of time stamps written without one.
+    tz: TimeZone,
     tx: mpsc::Sender<SourceEvent>,
     files: Vec<Tracked>,
     pending: Vec<Pending>,
@@ -154,7 +165,9 @@ impl Tailer {
         tx: mpsc::Sender<SourceEvent>,
     ) -> Tailer {
         Tailer {
+            targets: config.targets.get(),
             config,
+            tz: TimeZone::system(),
             tx,
             files: Vec::new(),
             pending: Vec::new(),
@@ -169,9 +182,12 @@ impl Tailer {
     /// Follows the files until the core stops the job or goes away. Runs on its own thread.
     pub fn run(mut self) {
         let (wake_tx, wake_rx) = std_mpsc::channel();
-        let _watcher = watch(&self.config.patterns, wake_tx);
+        let mut watching = (self.targets.0, watch(&self.targets.1, wake_tx.clone()));
         let mut structural = true;
         loop {
+            if watching.0 != self.targets.0 {
+                watching = (self.targets.0, watch(&self.targets.1, wake_tx.clone()));
+            }
             match self.step(structural) {
                 Err(Closed) => return,
                 Ok(true) => {
@@ -189,7 +205,12 @@ impl Tailer {
 
     /// One round: scan the patterns when due (or `rescan`), read what every file has, let
     /// finished files go. Returns whether a file had more to read than one chunk.
-    pub fn step(&mut self, rescan: bool) -> Result<bool, Closed> {
+    pub fn step(&mut self, mut rescan: bool) -> Result<bool, Closed> {
+        let (version, targets) = self.config.targets.get();
+        if version != self.targets.0 {
+            self.targets = (version, targets);
+            rescan = true;
+        }
         if rescan
             || self
                 .last_scan
@@ -216,7 +237,7 @@ impl Tailer {
         for t in &mut self.files {
             let was = t.reachable;
             t.reachable = false;
-            if let Some(path) = t.key.and_then(|k| seen.get(&k)) {
+            if let Some((path, _)) = t.key.and_then(|k| seen.get(&k)) {
                 t.reachable = true;
                 t.path.clone_from(path);
             }
@@ -235,15 +256,16 @@ impl Tailer {
             .filter_map(|t| t.key)
             .chain(self.pending.iter().map(|p| p.key))
             .collect();
-        let mut new: Vec<(&Key, &PathBuf)> =
+        let mut new: Vec<(&Key, &(PathBuf, Arc<Target>))> =
             seen.iter().filter(|(k, _)| !known.contains(k)).collect();
-        new.sort_by(|a, b| a.1.cmp(b.1));
-        for (key, path) in new {
+        new.sort_by(|a, b| a.1.0.cmp(&b.1.0));
+        for (key, (path, target)) in new {
             match File::open(path) {
                 Ok(file) => self.pending.push(Pending {
                     file,
                     key: *key,
                     path: path.clone(),
+                    target: target.clone(),
                     nuls_until: 0,
                     reachable: true,
                     since: Instant::now(),
@@ -259,27 +281,32 @@ impl Tailer {
     }
 
     /// The files the patterns match now, by (device, inode), first path wins.
-    fn expand(&mut self) -> HashMap<Key, PathBuf> {
+    fn expand(&mut self) -> HashMap<Key, (PathBuf, Arc<Target>)> {
         let mut seen = HashMap::new();
         let mut paths = Vec::new();
-        for pattern in &self.config.patterns {
+        let targets = self.targets.1.clone();
+        for target in targets.iter() {
+            let pattern = &target.pattern;
+            let target = Arc::new(target.clone());
             if pattern.contains(['*', '?', '[']) {
                 match glob::glob(pattern) {
-                    Ok(found) => paths.extend(found.filter_map(Result::ok)),
+                    Ok(found) => {
+                        paths.extend(found.filter_map(Result::ok).map(|p| (p, target.clone())));
+                    }
                     Err(e) => tracing::error!(%pattern, error = %e, "invalid glob"),
                 }
             } else {
-                paths.push(PathBuf::from(pattern));
+                paths.push((PathBuf::from(pattern), target));
             }
         }
-        for path in paths {
+        for (path, target) in paths {
             let name = path.to_string_lossy();
             if COMPRESSED.iter().any(|s| name.ends_with(s)) {
                 continue;
             }
             match std::fs::metadata(&path) {
                 Ok(m) if m.is_file() => {
-                    seen.entry((m.dev(), m.ino())).or_insert(path);
+                    seen.entry((m.dev(), m.ino())).or_insert((path, target));
                 }
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -331,7 +358,8 @@ impl Tailer {
                 }
             }
             let p = self.pending.swap_remove(i);
-            self.register(id, p.path, Some(p.file), Some(p.key), head, p.reachable)?;
+            let file = (p.path, Some(p.file), Some(p.key));
+            self.register(id, file, head, p.reachable, p.target)?;
         }
         Ok(())
     }
@@ -339,19 +367,21 @@ impl Tailer {
     fn register(
         &mut self,
         id: String,
-        path: PathBuf,
-        file: Option<File>,
-        key: Option<Key>,
+        (path, file, key): (PathBuf, Option<File>, Option<Key>),
         head: Head,
         reachable: bool,
+        target: Arc<Target>,
     ) -> Result<(), Closed> {
-        let seek = SeekHandle::default();
+        let seek = SeekHandle::for_file(path.display().to_string());
         let info = StreamInfo {
-            fields: Default::default(),
             id: id.clone(),
-            app: self.config.app.clone(),
-            stream: path.display().to_string(),
-            format: self.config.format.clone(),
+            app: target.app.clone(),
+            stream: target
+                .stream
+                .clone()
+                .unwrap_or_else(|| path.display().to_string()),
+            format: target.format.clone(),
+            fields: target.fields.clone(),
         };
         self.send(SourceEvent::Register {
             info,
@@ -360,6 +390,7 @@ impl Tailer {
         self.files.push(Tracked {
             id,
             path,
+            target,
             file,
             key,
             head,
@@ -383,12 +414,17 @@ impl Tailer {
                 .strip_prefix("file:")
                 .and_then(|h| u64::from_str_radix(h, 16).ok());
             let exclude: HashSet<Key> = self.files.iter().filter_map(|t| t.key).collect();
-            match fp.and_then(|fp| find_by_fingerprint(&path, fp, &exclude)) {
-                Some((file, key, found, head, _)) => {
+            let target = self.targets.1.iter().find(|t| t.matches(&path)).cloned();
+            match (
+                target,
+                fp.and_then(|fp| find_by_fingerprint(&path, fp, &exclude)),
+            ) {
+                (Some(target), Some((file, key, found, head, _))) => {
                     tracing::info!(stream = %id, path = %found.display(), was = %path.display(), "finishing a file rotated while the shipper was down");
-                    self.register(id, found, Some(file), Some(key), head, false)?;
+                    let file = (found, Some(file), Some(key));
+                    self.register(id, file, head, false, Arc::new(target))?;
                 }
-                None => self.send(SourceEvent::Release { stream: id })?,
+                _ => self.send(SourceEvent::Release { stream: id })?,
             }
         }
         Ok(())
@@ -417,6 +453,7 @@ impl Tailer {
                             position.max(t.head.skip),
                             self.config.max_line_bytes,
                         ),
+                        shaper: Shaper::new(t.target.shape, self.tz.clone()),
                         last_data: Instant::now(),
                     });
                 }
@@ -448,6 +485,7 @@ impl Tailer {
         t.last_change = Instant::now();
         t.seek.set_end(position + n as u64);
         let split = reading.splitter.split_pieces - before;
+        let lines = reading.shaper.shape(lines);
         let generation = reading.generation;
         let id = t.id.clone();
         if split > 0 {
@@ -476,11 +514,13 @@ impl Tailer {
             self.truncated(i);
             return Ok(true);
         }
-        if reading.splitter.pending_bytes() > 0
+        if (reading.splitter.pending_bytes() > 0 || reading.shaper.holds())
             && reading.last_data.elapsed() >= self.config.partial_flush
         {
             let mut lines = Vec::new();
             reading.splitter.flush_partial(&mut lines);
+            let mut lines = reading.shaper.shape(lines);
+            reading.shaper.flush(&mut lines);
             let (id, generation) = (t.id.clone(), reading.generation);
             self.send_lines(id, generation, lines)?;
             return Ok(false);
@@ -579,7 +619,10 @@ impl Tailer {
                         .file
                         .as_ref()
                         .is_none_or(|f| f.metadata().is_ok_and(|m| m.len() <= position));
-                    at_end && r.splitter.pending_bytes() == 0 && t.seek.acked() >= position
+                    at_end
+                        && r.splitter.pending_bytes() == 0
+                        && !r.shaper.holds()
+                        && t.seek.acked() >= position
                 });
             if done {
                 let t = self.files.swap_remove(i);
@@ -674,7 +717,7 @@ fn find_by_fingerprint(
 /// Watches the directories the patterns live in; each event sends whether it may change
 /// which files match (create, remove, rename). None when notify is unavailable (polling
 /// still works).
-fn watch(patterns: &[String], tx: std_mpsc::Sender<bool>) -> Option<notify::RecommendedWatcher> {
+fn watch(targets: &[Target], tx: std_mpsc::Sender<bool>) -> Option<notify::RecommendedWatcher> {
     use notify::{EventKind, RecursiveMode, Watcher};
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
         let structural = match res {
@@ -689,8 +732,8 @@ fn watch(patterns: &[String], tx: std_mpsc::Sender<bool>) -> Option<notify::Reco
     })
     .map_err(|e| tracing::warn!(error = %e, "file notifications unavailable; polling only"))
     .ok()?;
-    for pattern in patterns {
-        let (base, recursive) = watch_root(pattern);
+    for target in targets {
+        let (base, recursive) = watch_root(&target.pattern);
         let mode = if recursive {
             RecursiveMode::Recursive
         } else {
@@ -767,9 +810,7 @@ mod tests {
         let (tx, mut rx) = mpsc::channel(64);
         let mut tailer = Tailer::new(
             TailConfig {
-                patterns: vec![log.display().to_string()],
-                app: "a".into(),
-                format: None,
+                targets: Targets::fixed(vec![Target::tail(&log.display().to_string(), "a", None)]),
                 max_line_bytes: 1024,
                 partial_flush: Duration::from_secs(60),
                 rotate_wait: Duration::from_millis(300),
