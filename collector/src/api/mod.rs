@@ -98,6 +98,20 @@ fn authorize(state: &ApiState, headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
+/// Checks the request's token, then takes its parameters, refusing names outside `allowed`.
+fn admit(
+    state: &ApiState,
+    headers: &HeaderMap,
+    raw: RawParams,
+    allowed: &[&[&str]],
+) -> Result<params::Params, ApiError> {
+    authorize(state, headers)?;
+    params::Params::new(
+        raw.map_err(|e| ApiError::BadRequest(e.body_text()))?.0,
+        allowed,
+    )
+}
+
 /// An endpoint's query string as name-value pairs (see [`params::Params`]).
 pub type RawParams = Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>;
 

@@ -10,8 +10,8 @@ use jiff::{Timestamp, Zoned};
 use logq_schemas::StoredRecord;
 use serde::Serialize;
 
-use super::params::{FILTERS, Params};
-use super::{ApiError, ApiState, RawParams, authorize, blocking};
+use super::params::FILTERS;
+use super::{ApiError, ApiState, RawParams, admit, blocking};
 use crate::index::histogram::{Buckets, MAX_BUCKETS};
 use crate::index::{MAX_LIMIT, nanos};
 use crate::storage::Store;
@@ -45,9 +45,10 @@ pub async fn search(
     headers: HeaderMap,
     raw: RawParams,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers)?;
-    let params = Params::new(
-        raw.map_err(|e| ApiError::BadRequest(e.body_text()))?.0,
+    let params = admit(
+        &state,
+        &headers,
+        raw,
         &[FILTERS, &["limit", "order", "before", "after"]],
     )?;
     let mut req = params.search_request(&Zoned::now())?;
@@ -151,11 +152,7 @@ pub async fn histogram(
     headers: HeaderMap,
     raw: RawParams,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers)?;
-    let params = Params::new(
-        raw.map_err(|e| ApiError::BadRequest(e.body_text()))?.0,
-        &[FILTERS, &["buckets"]],
-    )?;
+    let params = admit(&state, &headers, raw, &[FILTERS, &["buckets"]])?;
     let now = Zoned::now();
     let mut req = params.search_request(&now)?;
     let until = req.until.unwrap_or(now.timestamp());
@@ -196,11 +193,7 @@ pub async fn context(
     headers: HeaderMap,
     raw: RawParams,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers)?;
-    let params = Params::new(
-        raw.map_err(|e| ApiError::BadRequest(e.body_text()))?.0,
-        &[&["app", "id", "before", "after"]],
-    )?;
+    let params = admit(&state, &headers, raw, &[&["app", "id", "before", "after"]])?;
     let app = params
         .get("app")
         .ok_or_else(|| ApiError::BadRequest("app is required".into()))?

@@ -18,8 +18,7 @@ use jiff::Zoned;
 use logq_schemas::StoredRecord;
 use tokio::sync::mpsc;
 
-use super::params::Params;
-use super::{ApiError, ApiState, RawParams, authorize, blocking};
+use super::{ApiError, ApiState, RawParams, admit, blocking};
 use crate::index::{SearchRequest, Watermarks};
 
 /// Records read from the store per step.
@@ -35,9 +34,10 @@ pub async fn tail(
     headers: HeaderMap,
     raw: RawParams,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers)?;
-    let params = Params::new(
-        raw.map_err(|e| ApiError::BadRequest(e.body_text()))?.0,
+    let params = admit(
+        &state,
+        &headers,
+        raw,
         &[&["q", "app", "host", "level", "n", "cursor"]],
     )?;
     let req = params.search_request(&Zoned::now())?;
