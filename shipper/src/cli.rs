@@ -58,16 +58,8 @@ pub enum Command {
         /// Format hint for the collector's parser.
         #[arg(long)]
         format: Option<String>,
-        /// Once a file is over SIZE and every line of it is acknowledged, truncate it in place
-        /// (e.g. 1GiB): a runaway log cannot fill the disk.
-        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
-        max_source_bytes: Option<u64>,
-        /// Ship a partial last line after it waited this long for its newline.
-        #[arg(long, default_value_t = 2000, value_name = "MS")]
-        partial_flush_ms: u64,
-        /// Keep a rotated-away file open this long after its last write.
-        #[arg(long, default_value_t = 5000, value_name = "MS")]
-        rotate_wait_ms: u64,
+        #[command(flatten)]
+        follow: FollowArgs,
     },
     /// Ship stdin until it closes, through an on-disk spool.
     Pipe {
@@ -106,17 +98,24 @@ pub enum Command {
         /// The pm2 command, for `pm2 jlist`.
         #[arg(long, default_value = "pm2", value_name = "PATH")]
         pm2_bin: PathBuf,
-        /// Once a log file is over SIZE and every line of it is acknowledged, truncate it in
-        /// place (e.g. 100MiB): logq holds the logs, pm2's files need not grow.
-        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
-        max_source_bytes: Option<u64>,
-        /// Ship a partial last line after it waited this long for its newline.
-        #[arg(long, default_value_t = 2000, value_name = "MS")]
-        partial_flush_ms: u64,
-        /// Keep a rotated-away or deleted process's file open this long after its last write.
-        #[arg(long, default_value_t = 5000, value_name = "MS")]
-        rotate_wait_ms: u64,
+        #[command(flatten)]
+        follow: FollowArgs,
     },
+}
+
+/// How files are followed (`tail`, `pm2`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct FollowArgs {
+    /// Once a file is over SIZE and every line of it is acknowledged, truncate it in place
+    /// (e.g. 1GiB): a runaway log cannot fill the disk, and logq holds its lines.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_source_bytes: Option<u64>,
+    /// Ship a partial last line after it waited this long for its newline.
+    #[arg(long, default_value_t = 2000, value_name = "MS")]
+    pub partial_flush_ms: u64,
+    /// Keep a rotated-away (or no longer named) file open this long after its last write.
+    #[arg(long, default_value_t = 5000, value_name = "MS")]
+    pub rotate_wait_ms: u64,
 }
 
 impl Command {

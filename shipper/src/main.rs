@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Parser;
 use logq_schemas::{DEFAULT_MAX_FRAME_BYTES, StreamInfo, validate_app_name};
-use logq_shipper::cli::{Args, Command, default_pm2_home, default_state_dir};
+use logq_shipper::cli::{Args, Command, FollowArgs, default_pm2_home, default_state_dir};
 use logq_shipper::pm2::{ListError, Pm2};
 use logq_shipper::run;
 use logq_shipper::ship::{Core, Outcome, ShipConfig};
@@ -169,31 +169,20 @@ fn start_sources(
             paths,
             app,
             format,
-            max_source_bytes,
-            partial_flush_ms,
-            rotate_wait_ms,
+            follow,
         } => {
             let targets = paths
                 .iter()
                 .map(|p| Target::tail(p, app, format.clone()))
                 .collect();
-            let tailer = tailer(
-                args,
-                state,
-                tx,
-                Targets::fixed(targets),
-                *max_source_bytes,
-                (*partial_flush_ms, *rotate_wait_ms),
-            );
+            let tailer = tailer(args, state, tx, Targets::fixed(targets), follow);
             spawn("tail", Box::new(move || tailer.run()))?;
             Ok(Job::Tail)
         }
         Command::Pm2 {
             pm2_home,
             pm2_bin,
-            max_source_bytes,
-            partial_flush_ms,
-            rotate_wait_ms,
+            follow,
         } => {
             let pm2 = Pm2 {
                 bin: pm2_bin.clone(),
@@ -208,14 +197,7 @@ fn start_sources(
                 }
                 Err(ListError::Failed(e)) => return Err(e),
             }
-            let tailer = tailer(
-                args,
-                state,
-                tx,
-                targets.clone(),
-                *max_source_bytes,
-                (*partial_flush_ms, *rotate_wait_ms),
-            );
+            let tailer = tailer(args, state, tx, targets.clone(), follow);
             spawn("pm2", Box::new(move || pm2.follow(targets)))?;
             spawn("tail", Box::new(move || tailer.run()))?;
             Ok(Job::Tail)
@@ -257,15 +239,14 @@ fn tailer(
     state: &JobState,
     tx: mpsc::Sender<SourceEvent>,
     targets: Targets,
-    max_source_bytes: Option<u64>,
-    (partial_flush_ms, rotate_wait_ms): (u64, u64),
+    follow: &FollowArgs,
 ) -> Tailer {
     let config = TailConfig {
         targets,
         max_line_bytes: args.max_line_bytes,
-        partial_flush: Duration::from_millis(partial_flush_ms),
-        rotate_wait: Duration::from_millis(rotate_wait_ms),
-        max_source_bytes,
+        partial_flush: Duration::from_millis(follow.partial_flush_ms),
+        rotate_wait: Duration::from_millis(follow.rotate_wait_ms),
+        max_source_bytes: follow.max_source_bytes,
         scan_interval: SCAN_INTERVAL,
     };
     let resume = state
