@@ -66,9 +66,20 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         }
         let tz = logq_shipper::time_zone();
+        // `tail` and `supervisor` run until a shutdown: their streams come and go.
+        let until_sources_end = matches!(args.command, Command::Pipe { .. } | Command::Run { .. });
         let outcome = if args.udp {
-            logq_shipper::udp::run(&args.to, args.token.clone(), host, tz, state, rx, shutdown)
-                .await?;
+            logq_shipper::udp::run(
+                &args.to,
+                args.token.clone(),
+                host,
+                tz,
+                state,
+                rx,
+                shutdown,
+                until_sources_end,
+            )
+            .await?;
             Outcome::Done
         } else {
             let config = ShipConfig {
@@ -80,10 +91,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
                 flush_interval: Duration::from_millis(args.flush_interval_ms),
                 max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
                 drain_timeout: Duration::from_secs(args.drain_timeout_secs),
-                until_sources_end: matches!(
-                    args.command,
-                    Command::Pipe { .. } | Command::Run { .. }
-                ),
+                until_sources_end,
             };
             Core::new(config, state).run(rx, shutdown).await
         };
