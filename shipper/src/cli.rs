@@ -97,12 +97,27 @@ pub enum Command {
         #[arg(required = true, last = true, value_name = "CMD")]
         command: Vec<String>,
     },
+    /// Be a supervisord event listener (`[eventlistener:logq]` with `events=PROCESS_LOG`):
+    /// ship every program's stdout and stderr, named as supervisord names the program.
+    Supervisor {
+        /// Format hint for the collector's parser, for every program.
+        #[arg(long)]
+        format: Option<String>,
+        /// Spool cap per program output (e.g. 256MiB); past it the oldest unsent output is
+        /// dropped.
+        #[arg(long, default_value = "256MiB", value_name = "SIZE", value_parser = parse_size)]
+        spool_max: u64,
+    },
 }
 
 impl Command {
-    pub fn app(&self) -> &str {
+    /// The `--app` given, for commands that ship one app (a supervisor job ships many).
+    pub fn app(&self) -> Option<&str> {
         match self {
-            Command::Tail { app, .. } | Command::Pipe { app, .. } | Command::Run { app, .. } => app,
+            Command::Tail { app, .. } | Command::Pipe { app, .. } | Command::Run { app, .. } => {
+                Some(app)
+            }
+            Command::Supervisor { .. } => None,
         }
     }
 
@@ -112,6 +127,7 @@ impl Command {
             Command::Tail { app, .. } => format!("tail-{app}"),
             Command::Pipe { app, .. } => format!("pipe-{app}"),
             Command::Run { app, .. } => format!("run-{app}"),
+            Command::Supervisor { .. } => "supervisor".to_owned(),
         }
     }
 }

@@ -16,6 +16,7 @@ use logq_shipper::source::SourceEvent;
 use logq_shipper::source::spool::Spool;
 use logq_shipper::source::tailer::{TailConfig, Tailer};
 use logq_shipper::state::JobState;
+use logq_shipper::supervisor;
 use rustix::process::Signal;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -43,8 +44,9 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let app = args.command.app().to_owned();
-    validate_app_name(&app).with_context(|| format!("invalid --app {app:?}"))?;
+    if let Some(app) = args.command.app() {
+        validate_app_name(app).with_context(|| format!("invalid --app {app:?}"))?;
+    }
     let host = args.host.clone().unwrap_or_else(logq_shipper::hostname);
     let state_dir = args.state_dir.clone().unwrap_or_else(default_state_dir);
     let state = JobState::open(&state_dir, &args.command.job(), &host)?;
@@ -56,10 +58,14 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
     runtime.block_on(async move {
         let shutdown = CancellationToken::new();
         let (tx, rx) = mpsc::channel(SOURCE_QUEUE);
-        let job = start_sources(&args, &state, tx)?;
+        let job = start_sources(&args, &state, tx, &shutdown)?;
         match &job {
             Job::Run { running, .. } => {
                 tokio::spawn(forward_signals(*running));
+            }
+            Job::Supervisor(listener) => {
+                // The listener drains first, then ends the core itself.
+                tokio::spawn(signal_shutdown(listener.stop()));
             }
             _ => {
                 tokio::spawn(signal_shutdown(shutdown.clone()));
@@ -110,12 +116,13 @@ enum Job {
         exited: run::Exited,
         spools: [Arc<Spool>; 2],
     },
+    Supervisor(supervisor::Supervising),
 }
 
 impl Job {
     async fn finish(self, outcome: Outcome, to: &str) -> anyhow::Result<ExitCode> {
         let spools: Vec<Arc<Spool>> = match &self {
-            Job::Tail => Vec::new(),
+            Job::Tail | Job::Supervisor(_) => Vec::new(),
             Job::Pipe { spool } => vec![spool.clone()],
             Job::Run { spools, .. } => spools.to_vec(),
         };
@@ -154,6 +161,16 @@ impl Job {
                     .context("while waiting for the command")?;
                 Ok(ExitCode::from(run::exit_code(&status)))
             }
+            Job::Supervisor(listener) => {
+                listener.finish().await?;
+                if let Outcome::Undelivered(bytes) = outcome {
+                    tracing::warn!(
+                        bytes,
+                        "not acknowledged by the collector at {to}; kept in the spools for the next listener"
+                    );
+                }
+                Ok(ExitCode::SUCCESS)
+            }
         }
     }
 }
@@ -162,6 +179,7 @@ fn start_sources(
     args: &Args,
     state: &JobState,
     tx: mpsc::Sender<SourceEvent>,
+    shutdown: &CancellationToken,
 ) -> anyhow::Result<Job> {
     let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
         std::thread::Builder::new()
@@ -225,6 +243,16 @@ fn start_sources(
                 exited,
                 spools: [out, err],
             })
+        }
+        Command::Supervisor { format, spool_max } => {
+            let config = supervisor::Config {
+                format: format.clone(),
+                spool_max_bytes: *spool_max,
+                max_line_bytes: args.max_line_bytes,
+                drain_timeout: Duration::from_secs(args.drain_timeout_secs),
+            };
+            let listener = supervisor::start(config, state, tx, shutdown.clone())?;
+            Ok(Job::Supervisor(listener))
         }
     }
 }
@@ -311,7 +339,7 @@ async fn forward_signals(running: run::Running) {
     }
 }
 
-/// `tail` and `pipe`: SIGTERM or SIGINT drains and stops the job.
+/// `tail`, `pipe` and `supervisor`: SIGTERM or SIGINT drains and stops the job.
 async fn signal_shutdown(shutdown: CancellationToken) {
     if let Some(mut signals) = Terminations::install() {
         signals.next().await;
