@@ -9,4 +9,5 @@ mod rotation;
 mod run;
 mod search;
 mod storage;
+mod supervisor;
 mod util;
