@@ -286,7 +286,10 @@ impl Listener {
         tx: mpsc::Sender<SourceEvent>,
     ) -> io::Result<Listener> {
         let root = job_dir.join("spool");
-        std::fs::create_dir_all(&root)?;
+        if !root.is_dir() {
+            std::fs::create_dir_all(&root)?;
+            File::open(job_dir)?.sync_all()?;
+        }
         let inflight_path = job_dir.join(INFLIGHT_FILE);
         let in_doubt = std::fs::read(&inflight_path)
             .ok()
