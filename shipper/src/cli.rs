@@ -101,6 +101,17 @@ pub enum Command {
         #[command(flatten)]
         follow: FollowArgs,
     },
+    /// Be a supervisord event listener (`[eventlistener:logq]` with `events=PROCESS_LOG`):
+    /// ship every program's stdout and stderr, named as supervisord names the program.
+    Supervisor {
+        /// Format hint for the collector's parser, for every program.
+        #[arg(long)]
+        format: Option<String>,
+        /// Spool cap per program output (e.g. 256MiB); past it the oldest unsent output is
+        /// dropped.
+        #[arg(long, default_value = "256MiB", value_name = "SIZE", value_parser = parse_size)]
+        spool_max: u64,
+    },
 }
 
 /// How files are followed (`tail`, `pm2`).
@@ -119,13 +130,13 @@ pub struct FollowArgs {
 }
 
 impl Command {
-    /// The app of a single-app command (the others name apps as they find them).
+    /// The app of a single-app command (pm2 and supervisor jobs name apps as they find them).
     pub fn app(&self) -> Option<&str> {
         match self {
             Command::Tail { app, .. } | Command::Pipe { app, .. } | Command::Run { app, .. } => {
                 Some(app)
             }
-            Command::Pm2 { .. } => None,
+            Command::Pm2 { .. } | Command::Supervisor { .. } => None,
         }
     }
 
@@ -136,6 +147,7 @@ impl Command {
             Command::Pipe { app, .. } => format!("pipe-{app}"),
             Command::Run { app, .. } => format!("run-{app}"),
             Command::Pm2 { .. } => "pm2".to_owned(),
+            Command::Supervisor { .. } => "supervisor".to_owned(),
         }
     }
 }

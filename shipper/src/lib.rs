@@ -1,10 +1,10 @@
 //! `logq-shipper`: reads log lines and delivers them to a logq collector.
 //!
-//! Sources ([`source`]: tailed files through rotation, and a spool in front of stdin and of a
-//! child's output for `pipe` and `run`) split bytes into lines with stream positions
-//! ([`lines`]); the delivery core ([`ship`]) keeps one connection ([`transport`]), batches
-//! lines, and advances the checkpoint ([`state`]) only on the collector's acks. [`udp`] is the
-//! fire-and-forget alternative.
+//! Sources ([`source`]: tailed files through rotation, and a spool in front of stdin, of a
+//! child's output for `pipe` and `run`, and of supervisord's events for [`supervisor`]) split
+//! bytes into lines with stream positions ([`lines`]); the delivery core ([`ship`]) keeps one
+//! connection ([`transport`]), batches lines, and advances the checkpoint ([`state`]) only on
+//! the collector's acks. [`udp`] is the fire-and-forget alternative.
 //!
 //! The shipper never parses log formats (that is the collector's job) and never links tantivy
 //! or axum: it must stay small, and a slow collector must never make it grow without bound.
@@ -17,6 +17,7 @@ pub mod run;
 pub mod ship;
 pub mod source;
 pub mod state;
+pub mod supervisor;
 pub mod transport;
 pub mod udp;
 

@@ -18,6 +18,7 @@ use logq_shipper::source::spool::Spool;
 use logq_shipper::source::tailer::{TailConfig, Tailer};
 use logq_shipper::source::target::{Target, Targets};
 use logq_shipper::state::JobState;
+use logq_shipper::supervisor;
 use rustix::process::Signal;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -59,19 +60,34 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
     runtime.block_on(async move {
         let shutdown = CancellationToken::new();
         let (tx, rx) = mpsc::channel(SOURCE_QUEUE);
-        let job = start_sources(&args, &state, tx)?;
+        let job = start_sources(&args, &state, tx, &shutdown)?;
         match &job {
             Job::Run { running, .. } => {
                 tokio::spawn(forward_signals(*running));
+            }
+            Job::Supervisor(listener) => {
+                // The listener drains first, then ends the core itself.
+                tokio::spawn(signal_shutdown(listener.stop()));
             }
             _ => {
                 tokio::spawn(signal_shutdown(shutdown.clone()));
             }
         }
         let tz = logq_shipper::time_zone();
+        // `tail` and `supervisor` run until a shutdown: their streams come and go.
+        let until_sources_end = matches!(args.command, Command::Pipe { .. } | Command::Run { .. });
         let outcome = if args.udp {
-            logq_shipper::udp::run(&args.to, args.token.clone(), host, tz, state, rx, shutdown)
-                .await?;
+            logq_shipper::udp::run(
+                &args.to,
+                args.token.clone(),
+                host,
+                tz,
+                state,
+                rx,
+                shutdown,
+                until_sources_end,
+            )
+            .await?;
             Outcome::Done
         } else {
             let config = ShipConfig {
@@ -83,10 +99,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
                 flush_interval: Duration::from_millis(args.flush_interval_ms),
                 max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
                 drain_timeout: Duration::from_secs(args.drain_timeout_secs),
-                until_sources_end: matches!(
-                    args.command,
-                    Command::Pipe { .. } | Command::Run { .. }
-                ),
+                until_sources_end,
             };
             Core::new(config, state).run(rx, shutdown).await
         };
@@ -105,12 +118,13 @@ enum Job {
         exited: run::Exited,
         spools: [Arc<Spool>; 2],
     },
+    Supervisor(supervisor::Supervising),
 }
 
 impl Job {
     async fn finish(self, outcome: Outcome, to: &str) -> anyhow::Result<ExitCode> {
         let spools: Vec<Arc<Spool>> = match &self {
-            Job::Tail => Vec::new(),
+            Job::Tail | Job::Supervisor(_) => Vec::new(),
             Job::Pipe { spool } => vec![spool.clone()],
             Job::Run { spools, .. } => spools.to_vec(),
         };
@@ -149,6 +163,16 @@ impl Job {
                     .context("while waiting for the command")?;
                 Ok(ExitCode::from(run::exit_code(&status)))
             }
+            Job::Supervisor(listener) => {
+                listener.finish().await?;
+                if let Outcome::Undelivered(bytes) = outcome {
+                    tracing::warn!(
+                        bytes,
+                        "not acknowledged by the collector at {to}; kept in the spools for the next listener"
+                    );
+                }
+                Ok(ExitCode::SUCCESS)
+            }
         }
     }
 }
@@ -157,6 +181,7 @@ fn start_sources(
     args: &Args,
     state: &JobState,
     tx: mpsc::Sender<SourceEvent>,
+    shutdown: &CancellationToken,
 ) -> anyhow::Result<Job> {
     let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
         std::thread::Builder::new()
@@ -229,6 +254,16 @@ fn start_sources(
                 exited,
                 spools: [out, err],
             })
+        }
+        Command::Supervisor { format, spool_max } => {
+            let config = supervisor::Config {
+                format: format.clone(),
+                spool_max_bytes: *spool_max,
+                max_line_bytes: args.max_line_bytes,
+                drain_timeout: Duration::from_secs(args.drain_timeout_secs),
+            };
+            let listener = supervisor::start(config, state, tx, shutdown.clone())?;
+            Ok(Job::Supervisor(listener))
         }
     }
 }
@@ -340,7 +375,7 @@ async fn forward_signals(running: run::Running) {
     }
 }
 
-/// `tail` and `pipe`: SIGTERM or SIGINT drains and stops the job.
+/// `tail`, `pipe` and `supervisor`: SIGTERM or SIGINT drains and stops the job.
 async fn signal_shutdown(shutdown: CancellationToken) {
     if let Some(mut signals) = Terminations::install() {
         signals.next().await;

@@ -379,7 +379,9 @@ impl Core {
                 None
             }
             SourceEvent::Release { stream } => {
-                if self.streams.remove(&stream).is_some() {
+                if let Some(s) = self.streams.remove(&stream) {
+                    // Its reader (a spool's) may still wait for placements: let it end.
+                    s.seek.set(Placement::Stop);
                     self.order.retain(|id| *id != stream);
                 }
                 if self.state.checkpoint.streams.remove(&stream).is_some() {

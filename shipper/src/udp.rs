@@ -16,7 +16,9 @@ use crate::state::{JobState, StreamCheckpoint};
 /// Room left in a datagram for everything but the lines.
 const ENVELOPE_BYTES: usize = 1024;
 
-/// Sends every line of every source over UDP until the sources end or shutdown.
+/// Sends every line of every source over UDP until shutdown, or until the sources end when
+/// `until_sources_end` (as [`crate::ship::ShipConfig::until_sources_end`]).
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     to: &str,
     token: Option<String>,
@@ -25,6 +27,7 @@ pub async fn run(
     mut state: JobState,
     mut rx: mpsc::Receiver<SourceEvent>,
     shutdown: CancellationToken,
+    until_sources_end: bool,
 ) -> anyhow::Result<()> {
     let socket = UdpSocket::bind("0.0.0.0:0").await?;
     socket.connect(to).await?;
@@ -95,12 +98,14 @@ pub async fn run(
                 }
             }
             SourceEvent::Release { stream } => {
-                streams.remove(&stream);
+                if let Some((_, seek)) = streams.remove(&stream) {
+                    seek.set(Placement::Stop);
+                }
                 state.checkpoint.streams.remove(&stream);
             }
             SourceEvent::End { .. } => {
                 open_streams = open_streams.saturating_sub(1);
-                if open_streams == 0 {
+                if until_sources_end && open_streams == 0 {
                     break;
                 }
             }

@@ -10,4 +10,5 @@ mod rotation;
 mod run;
 mod search;
 mod storage;
+mod supervisor;
 mod util;

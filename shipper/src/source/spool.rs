@@ -8,7 +8,13 @@
 //! Positions go on across runs (a new run appends after the last segment), so the collector's
 //! stored position stays meaningful and a restarted shipper sends what an earlier run spooled
 //! but could not deliver. Segments roll at line boundaries; a partial line left by a crash is
-//! terminated at the next open.
+//! terminated at the next open ([`Spool::open`]), or kept for the next append to finish
+//! ([`Spool::open_continuing`], for a writer that outlives the shipper, such as a supervisord
+//! program).
+//!
+//! With `sync`, every append is fsynced, and so is the directory whenever a segment file is
+//! created: an append that returned `Ok` survives a crash of the machine, not only of the
+//! process ([`Spool::try_append`] is what the supervisord listener acknowledges on).
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -68,12 +74,39 @@ pub struct Spool {
     seek: SeekHandle,
     state: Mutex<State>,
     data: Condvar,
+    /// Tests: this many coming appends fail after writing, as a failed fsync does.
+    #[cfg(test)]
+    fail_appends: std::sync::atomic::AtomicU32,
 }
 
 impl Spool {
     /// Opens (creating) a spool whose positions continue from its segments, or from `base`
-    /// (the checkpoint's position) when it has none. `sync` fsyncs every append.
+    /// (the checkpoint's position) when it has none. `sync` fsyncs every append. A partial
+    /// last line left by a crash is ended with a newline, so the next writer's first line is
+    /// whole.
     pub fn open(dir: &Path, cap_bytes: u64, base: u64, sync: bool) -> io::Result<Arc<Spool>> {
+        Spool::open_with(dir, cap_bytes, base, sync, true)
+    }
+
+    /// Like [`Spool::open`], but a partial last line is kept open: the next append finishes
+    /// it. For a writer that goes on across shipper restarts (a supervisord program's output
+    /// keeps coming while its listener restarts).
+    pub fn open_continuing(
+        dir: &Path,
+        cap_bytes: u64,
+        base: u64,
+        sync: bool,
+    ) -> io::Result<Arc<Spool>> {
+        Spool::open_with(dir, cap_bytes, base, sync, false)
+    }
+
+    fn open_with(
+        dir: &Path,
+        cap_bytes: u64,
+        base: u64,
+        sync: bool,
+        end_partial_line: bool,
+    ) -> io::Result<Arc<Spool>> {
         std::fs::create_dir_all(dir)?;
         let mut segments = Vec::new();
         for entry in std::fs::read_dir(dir)? {
@@ -94,9 +127,11 @@ impl Spool {
         }
         segments.sort_by_key(|s| s.start);
         let mut segments: VecDeque<Segment> = segments.into();
+        let mut created = false;
         if segments.back().is_none_or(|s| s.end() < base) {
             let path = segment_path(dir, base);
             File::create(&path)?;
+            created = true;
             segments.push_back(Segment {
                 start: base,
                 len: 0,
@@ -105,13 +140,28 @@ impl Spool {
         }
         let last = segments.back_mut().expect("a segment");
         let writer = File::options().read(true).append(true).open(&last.path)?;
+        let mut at_line_start = true;
         if last.len > 0 {
             let mut byte = [0u8; 1];
             writer.read_at(&mut byte, last.len - 1)?;
             if byte[0] != b'\n' {
-                // A crash left a partial line: end it so the next run's first line is whole.
-                (&writer).write_all(b"\n")?;
-                last.len += 1;
+                if end_partial_line {
+                    // A crash left a partial line: end it so the next run's first line is whole.
+                    (&writer).write_all(b"\n")?;
+                    last.len += 1;
+                } else {
+                    at_line_start = false;
+                }
+            }
+        }
+        if sync {
+            // What an earlier run wrote may not have been fsynced yet (it was killed).
+            writer.sync_data()?;
+            if created {
+                sync_dir(dir)?;
+                if let Some(parent) = dir.parent() {
+                    sync_dir(parent)?;
+                }
             }
         }
         let seek = SeekHandle::default();
@@ -126,7 +176,7 @@ impl Spool {
             state: Mutex::new(State {
                 segments,
                 writer,
-                at_line_start: true,
+                at_line_start,
                 closed: false,
                 dropped_bytes: 0,
                 dropped_lines: 0,
@@ -135,6 +185,8 @@ impl Spool {
                 last_drop_log: None,
             }),
             data: Condvar::new(),
+            #[cfg(test)]
+            fail_appends: Default::default(),
         }))
     }
 
@@ -150,19 +202,27 @@ impl Spool {
     /// Appends bytes. Never waits for the collector; at the cap the oldest data goes. A write
     /// error (disk full) loses these bytes, counted and logged, and never stops the caller.
     pub fn append(&self, bytes: &[u8]) {
-        if bytes.is_empty() {
-            return;
-        }
-        let mut st = self.lock();
-        if let Err(e) = self.append_locked(&mut st, bytes) {
+        if let Err(e) = self.try_append(bytes) {
+            let mut st = self.lock();
             st.dropped_bytes += bytes.len() as u64;
             st.dropped_lines += count_lines(bytes);
             if !st.write_failed {
                 tracing::error!(dir = %self.dir.display(), error = %e, "cannot write to the spool; output is being dropped");
                 st.write_failed = true;
             }
-            return;
         }
+    }
+
+    /// Appends bytes, or fails leaving the spool as it was (a partly written append is cut
+    /// off again, so positions stay exact and the caller may retry the same bytes). With
+    /// `sync`, `Ok` means the bytes are on disk. At the cap the oldest data goes, as with
+    /// [`Spool::append`].
+    pub fn try_append(&self, bytes: &[u8]) -> io::Result<()> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        let mut st = self.lock();
+        self.append_locked(&mut st, bytes)?;
         st.write_failed = false;
         if st.at_line_start
             && let Some((lines, bytes)) = st.unreported.take()
@@ -177,6 +237,7 @@ impl Spool {
         }
         drop(st);
         self.data.notify_all();
+        Ok(())
     }
 
     fn append_locked(&self, st: &mut State, bytes: &[u8]) -> io::Result<()> {
@@ -192,10 +253,27 @@ impl Spool {
                 len: 0,
                 path,
             });
+            if self.sync {
+                sync_dir(&self.dir)?;
+            }
         }
-        st.writer.write_all(bytes)?;
-        if self.sync {
-            st.writer.sync_data()?;
+        let written = st.writer.write_all(bytes).and_then(|()| {
+            if self.injected_failure() {
+                Err(io::Error::other("injected failure"))
+            } else if self.sync {
+                st.writer.sync_data()
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = written {
+            // Cut off what part of `bytes` made it, so the next append lands where the
+            // segment's length says (the file is opened for appending).
+            let len = st.segments.back().expect("a segment").len;
+            if let Err(cut) = st.writer.set_len(len) {
+                tracing::error!(dir = %self.dir.display(), error = %cut, "cannot cut a failed append off the spool");
+            }
+            return Err(e);
         }
         let last = st.segments.back_mut().expect("a segment");
         last.len += bytes.len() as u64;
@@ -204,6 +282,26 @@ impl Spool {
         self.seek.set_end(end);
         self.enforce_cap(st);
         Ok(())
+    }
+
+    #[cfg(not(test))]
+    fn injected_failure(&self) -> bool {
+        false
+    }
+
+    #[cfg(test)]
+    fn injected_failure(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        self.fail_appends
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+            .is_ok()
+    }
+
+    /// Tests: the next `n` appends fail after their bytes were written (as when fsync fails).
+    #[cfg(test)]
+    pub(crate) fn fail_next_appends(&self, n: u32) {
+        self.fail_appends
+            .store(n, std::sync::atomic::Ordering::Release);
     }
 
     /// Drops the oldest segments while the spool holds more than the cap.
@@ -262,6 +360,11 @@ impl Spool {
     pub fn dropped(&self) -> (u64, u64) {
         let st = self.lock();
         (st.dropped_lines, st.dropped_bytes)
+    }
+
+    /// The position just past the last byte appended.
+    pub fn end(&self) -> u64 {
+        self.lock().segments.back().map_or(0, Segment::end)
     }
 
     /// Bytes in the spool not yet acknowledged.
@@ -394,6 +497,10 @@ fn segment_path(dir: &Path, start: u64) -> PathBuf {
     dir.join(format!("{start:020}{SUFFIX}"))
 }
 
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
 fn count_lines(bytes: &[u8]) -> u64 {
     bytes.iter().filter(|b| **b == b'\n').count() as u64
 }
@@ -490,5 +597,57 @@ mod tests {
         let k = kept[0];
         assert_eq!(kept, (k..2000).collect::<Vec<_>>());
         assert!(lines >= k, "{lines} lines counted as dropped, {k} missing");
+    }
+
+    #[test]
+    fn a_failed_append_leaves_the_spool_as_it_was_and_can_be_retried() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spool = Spool::open(dir.path(), 1 << 20, 0, true).expect("open");
+        spool.try_append(b"one\n").expect("append");
+        spool.fail_next_appends(1);
+        let err = spool.try_append(b"two\n").expect_err("injected");
+        assert!(err.to_string().contains("injected"), "{err}");
+        assert_eq!(spool.end(), 4, "the failed append took no position");
+        assert_eq!(
+            spool.dropped(),
+            (0, 0),
+            "a failed try_append is the caller's to count"
+        );
+        spool.try_append(b"two\n").expect("retry");
+        assert_eq!(spool.end(), 8);
+        let on_disk: Vec<u8> = std::fs::read(segment_path(dir.path(), 0)).expect("segment");
+        assert_eq!(on_disk, b"one\ntwo\n", "the failed bytes were cut off");
+    }
+
+    #[test]
+    fn open_continuing_keeps_a_partial_line_for_the_next_append() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let spool = Spool::open_continuing(dir.path(), 1 << 20, 0, true).expect("open");
+            spool.try_append(b"one\ntw").expect("append");
+        }
+        let spool = Spool::open_continuing(dir.path(), 1 << 20, 0, true).expect("reopen");
+        assert_eq!(spool.end(), 6, "no newline was added");
+        spool.try_append(b"o\nthr").expect("append");
+        spool.close();
+        assert_eq!(spool.end(), 12, "close ends the partial line");
+        let (tx, mut rx) = mpsc::channel(64);
+        spool.seek().set(Placement::At {
+            generation: 1,
+            position: 0,
+        });
+        let reader = spool.clone();
+        let t = std::thread::spawn(move || reader.read("supervisor:x".into(), 1024, tx));
+        let got = collect(&mut rx, true);
+        spool.seek().set(Placement::Stop);
+        t.join().expect("reader");
+        assert_eq!(
+            got,
+            [
+                ("one".to_owned(), 4),
+                ("two".to_owned(), 8),
+                ("thr".to_owned(), 12)
+            ]
+        );
     }
 }
