@@ -395,8 +395,9 @@ impl Harness {
                         generation: self.placements,
                         position: start,
                     });
-                    self.checkpoint
-                        .insert(info.id.clone(), PathBuf::from(&info.stream));
+                    // As the core keeps it: the path the file was found through.
+                    let path = seek.path().expect("a file stream has a path");
+                    self.checkpoint.insert(info.id.clone(), PathBuf::from(path));
                     self.streams
                         .insert(info.id, (seek, self.placements, Vec::new()));
                 }

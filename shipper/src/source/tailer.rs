@@ -358,21 +358,26 @@ impl Tailer {
                 }
             }
             let p = self.pending.swap_remove(i);
+            let home = p.path.clone();
             let file = (p.path, Some(p.file), Some(p.key));
-            self.register(id, file, head, p.reachable, p.target)?;
+            self.register(id, &home, file, head, p.reachable, p.target)?;
         }
         Ok(())
     }
 
+    /// Registers a stream read from `path`, found through `home` (the matched path the
+    /// checkpoint keeps, so that after a restart it is looked for there, and beside it, under
+    /// the target of that path).
     fn register(
         &mut self,
         id: String,
+        home: &Path,
         (path, file, key): (PathBuf, Option<File>, Option<Key>),
         head: Head,
         reachable: bool,
         target: Arc<Target>,
     ) -> Result<(), Closed> {
-        let seek = SeekHandle::for_file(path.display().to_string());
+        let seek = SeekHandle::for_file(home.display().to_string());
         let info = StreamInfo {
             id: id.clone(),
             app: target.app.clone(),
@@ -422,7 +427,7 @@ impl Tailer {
                 (Some(target), Some((file, key, found, head, _))) => {
                     tracing::info!(stream = %id, path = %found.display(), was = %path.display(), "finishing a file rotated while the shipper was down");
                     let file = (found, Some(file), Some(key));
-                    self.register(id, file, head, false, Arc::new(target))?;
+                    self.register(id, &path, file, head, false, Arc::new(target))?;
                 }
                 _ => self.send(SourceEvent::Release { stream: id })?,
             }
