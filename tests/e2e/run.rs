@@ -1,6 +1,7 @@
 //! `logq-shipper run`: the wrapped command is never blocked by an absent collector, its output
 //! passes through, and everything spooled arrives once the collector is back.
 
+use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -93,6 +94,43 @@ fn run_of_a_missing_command_says_so_and_exits_2() {
         stderr.contains("cannot run \"/nonexistent/program\""),
         "{stderr}"
     );
+}
+
+/// Regressions: the log carried ANSI colour codes into the files supervisord and pm2 write a
+/// shipper's stderr to; and `pipe` never ended while the collector was unreachable (its spool
+/// said the input was over only once placed), so `--drain-timeout-secs` never ran out.
+#[test]
+fn pipe_with_no_collector_exits_2_after_the_drain_time_with_a_log_without_colour_codes() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut child = Command::new(bin("logq-shipper"))
+        .args([
+            "--to",
+            "127.0.0.1:9",
+            "--drain-timeout-secs",
+            "1",
+            "--state-dir",
+        ])
+        .arg(tmp.path())
+        .args(["pipe", "--app", "x"])
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn shipper");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"kept for later\n")
+        .expect("write");
+    let started = std::time::Instant::now();
+    let out = child.wait_with_output().expect("shipper output");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(30), "{stderr}");
+    assert!(stderr.contains("collector unreachable"), "{stderr}");
+    assert!(stderr.contains("stay in the spool"), "{stderr}");
+    assert!(!stderr.contains('\x1b'), "{stderr}");
 }
 
 #[test]

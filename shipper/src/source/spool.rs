@@ -417,6 +417,19 @@ impl Spool {
                 Placement::Stop => return,
                 Placement::Paused => {
                     reading = None;
+                    // The input is over while the collector is away: say so, so that the
+                    // core's drain timer runs and the job can end (its lines stay spooled).
+                    if !ended && self.end_and_closed().1 {
+                        ended = true;
+                        if tx
+                            .blocking_send(SourceEvent::End {
+                                stream: stream.clone(),
+                            })
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
                     self.seek.wait_unpaused(WAIT);
                     continue;
                 }
