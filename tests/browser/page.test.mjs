@@ -6,6 +6,7 @@
 
 import { appendFileSync, copyFileSync } from "node:fs";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
 import { chromium } from "playwright-core";
 
@@ -101,6 +102,37 @@ async function multiLineEventCollapses(page) {
   await trace.locator("summary").click();
   check(await trace.locator("pre").isVisible(), "a click expands it");
   check((await trace.locator("pre").textContent()).includes("at main (/srv/app/index.js:3:1)"), "whole trace");
+}
+
+/** Lines from stdin: the Rust test answers `@restart-collector` with `restarted`. */
+const fromRust = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+
+async function restartCollector() {
+  console.log("@restart-collector");
+  const timeout = sleep(30_000).then(() => ({ value: "timed out" }));
+  const { value } = await Promise.race([fromRust.next(), timeout]);
+  check(value === "restarted", `the collector restarted (${value})`);
+}
+
+async function rowsHolding(page, text) {
+  return page.evaluate(
+    (t) => [...document.querySelectorAll("#tail-rows .row")].filter((r) => r.textContent.includes(t)).length,
+    text,
+  );
+}
+
+async function tailResumesAfterARestart(page) {
+  append("INFO before the restart");
+  await seeInTail(page, "before the restart", 5_000);
+  await restartCollector();
+  append("INFO while reconnecting 1", "INFO while reconnecting 2");
+  await seeInTail(page, "while reconnecting 2", 15_000);
+  append("INFO after the restart");
+  await seeInTail(page, "after the restart", 5_000);
+  for (const line of ["before the restart", "while reconnecting 1", "while reconnecting 2", "after the restart"]) {
+    const n = await rowsHolding(page, line);
+    check(n === 1, `"${line}" shown once after the reconnect (${n} times)`);
+  }
 }
 
 async function apiTotal(params) {
@@ -225,6 +257,8 @@ async function run(browser) {
   step("pause holds, resume appends");
   await multiLineEventCollapses(page);
   step("a multi-line event collapses");
+  await tailResumesAfterARestart(page);
+  step("the tail resumes after a collector restart, nothing missed or repeated");
   await searchCountsAsTheApiDoes(page);
   step("search, context, histogram zoom and errors");
   await staysResponsiveUnderABurst(page);

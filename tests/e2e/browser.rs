@@ -3,8 +3,9 @@
 //! to that file itself. Needs `chromium` and `npm ci --prefix tests/browser` (scripts/test
 //! installs both).
 
+use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::util::{Collector, Shipper, wait_until};
@@ -54,7 +55,7 @@ fn page_tails_and_searches_in_chromium() {
     std::fs::create_dir_all(&artifacts).expect("create artifacts dir");
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let collector = Collector::start(&dir.path().join("data"));
+    let mut collector = Collector::start(&dir.path().join("data"));
     let log = dir.path().join("web.log");
     std::fs::write(&log, "INFO page test starts\n").expect("write log");
     let _shipper = Shipper::tail(&collector, &dir.path().join("state"), &log, APP);
@@ -62,22 +63,38 @@ fn page_tails_and_searches_in_chromium() {
         collector.count(APP) >= 1
     });
 
-    let out = Command::new("node")
+    // The script prints `@restart-collector` when it wants the collector restarted (kill -9,
+    // then started again on the same ports) and waits for `restarted` on its stdin.
+    let mut node = Command::new("node")
         .arg(&script)
         .env("LOGQ_URL", collector.url())
         .env("LOGQ_FILE", &log)
         .env("LOGQ_APP", APP)
         .env("LOGQ_ARTIFACTS", &artifacts)
-        .output()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("run node");
+    let mut stdin = node.stdin.take().expect("node stdin");
+    let mut said = String::new();
+    for line in BufReader::new(node.stdout.take().expect("node stdout")).lines() {
+        let line = line.expect("read node stdout");
+        if line == "@restart-collector" {
+            collector.kill9_and_restart();
+            writeln!(stdin, "restarted").expect("answer node");
+        }
+        said.push_str(&line);
+        said.push('\n');
+    }
+    let out = node.wait_with_output().expect("wait for node");
     // Its step timings, shown with --nocapture.
-    print!("{}", String::from_utf8_lossy(&out.stdout));
+    print!("{said}");
     assert!(
         out.status.success(),
-        "{} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
+        "{} failed ({}):\n--- stdout\n{said}\n--- stderr\n{}",
         script.display(),
         out.status,
-        String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
 }
