@@ -2,7 +2,8 @@
 //!
 //! Data flow: [`ingest`] (TCP frames, UDP datagrams) → [`wal`] (group-committed, fsynced before
 //! any ack) → [`normalize`] (lines to records) → [`index`] (tantivy, committed with the WAL
-//! location it covers) → [`api`] (HTTP search). [`server`] wires them and owns shutdown.
+//! location it covers) → [`api`] (HTTP search), and [`web`] serves the page that uses it.
+//! [`server`] wires them and owns shutdown.
 //!
 //! The collector must never acknowledge a line before it is durable, never store a line twice
 //! for the same stream position, and never let one client's bad input affect another's.
@@ -15,6 +16,7 @@ pub mod normalize;
 pub mod query;
 pub mod server;
 pub mod storage;
-pub mod wal;
+pub mod ui;
+pub mod ui;
 
 pub use config::Config;

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real binaries over real loopback sockets and real files.
 //! Build the workspace first (`scripts/test` does): the tests run `target/<profile>/logq*`.
 
+mod browser;
 mod delivery;
 mod normalize;
 mod pm2;

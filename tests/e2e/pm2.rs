@@ -4,12 +4,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use logq_schemas::StoredRecord;
 
-use crate::util::{Collector, bin, wait_until, wait_until_else};
+use crate::util::{Collector, Shipper, bin, wait_until, wait_until_else};
 
 /// Writes `COUNT` events, one every `PAUSE` ms: numbered lines with non-ASCII text to
 /// stdout, and every tenth a stack trace (one write) to stderr. Each event is also appended
@@ -95,8 +95,8 @@ impl Drop for Pm2 {
     }
 }
 
-fn pm2_shipper(collector: &Collector, state: &Path, home: &Path) -> Child {
-    Command::new(bin("logq-shipper"))
+fn pm2_shipper(collector: &Collector, state: &Path, home: &Path) -> Shipper {
+    let child = Command::new(bin("logq-shipper"))
         .args(["--to", &collector.tcp.to_string()])
         .arg("--state-dir")
         .arg(state)
@@ -107,7 +107,8 @@ fn pm2_shipper(collector: &Collector, state: &Path, home: &Path) -> Child {
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         .spawn()
-        .expect("spawn logq-shipper pm2")
+        .expect("spawn logq-shipper pm2");
+    Shipper::from_child(child)
 }
 
 /// What the processes of `app` wrote: (pid, stream) → events in order.
@@ -238,8 +239,7 @@ fn every_pm2_app_arrives_as_written_through_restarts_of_apps_and_shipper() {
             .map(Vec::len)
             .sum::<usize>()
     };
-    shipper.kill().expect("kill shipper");
-    shipper.wait().expect("reap shipper");
+    shipper.kill9();
     let at_kill = written();
     wait_until(
         Duration::from_secs(10),
@@ -347,6 +347,5 @@ fn every_pm2_app_arrives_as_written_through_restarts_of_apps_and_shipper() {
     }
     // pm2's own log is there too.
     assert!(collector.count("pm2") > 0, "pm2's daemon log as app pm2");
-    shipper.kill().expect("kill shipper");
-    shipper.wait().expect("reap shipper");
+    shipper.kill9();
 }

@@ -249,6 +249,11 @@ impl Shipper {
         Shipper { child: Some(child) }
     }
 
+    /// Takes charge of a shipper started otherwise (killed on drop, even when a test fails).
+    pub fn from_child(child: Child) -> Shipper {
+        Shipper { child: Some(child) }
+    }
+
     /// kill -9 (SIGKILL) and reap.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -1,6 +1,7 @@
 //! The HTTP API: `/healthz`, `/api/v1/search`, `/api/v1/histogram`, `/api/v1/context`,
-//! `/api/v1/tail` (server-sent events) and `/api/v1/apps`, documented in docs/API.md. Errors are
-//! JSON `{"error": "..."}`, mapped to status codes in one place ([`ApiError`]).
+//! `/api/v1/tail` (server-sent events) and `/api/v1/apps`, documented in docs/API.md, and the
+//! page at `/` ([`crate::web`]). Errors are JSON `{"error": "..."}`, mapped to status codes in
+//! one place ([`ApiError`]).
 
 mod params;
 mod search;
@@ -41,6 +42,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/context", get(search::context))
         .route("/api/v1/tail", get(tail::tail))
         .route("/api/v1/apps", get(apps))
+        .merge(crate::ui::routes())
         .with_state(state)
 }
 
