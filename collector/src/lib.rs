@@ -17,6 +17,6 @@ pub mod query;
 pub mod server;
 pub mod storage;
 pub mod ui;
-pub mod ui;
+pub mod wal;
 
 pub use config::Config;
