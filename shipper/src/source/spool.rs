@@ -419,16 +419,8 @@ impl Spool {
                     reading = None;
                     // The input is over while the collector is away: say so, so that the
                     // core's drain timer runs and the job can end (its lines stay spooled).
-                    if !ended && self.end_and_closed().1 {
-                        ended = true;
-                        if tx
-                            .blocking_send(SourceEvent::End {
-                                stream: stream.clone(),
-                            })
-                            .is_err()
-                        {
-                            return;
-                        }
+                    if self.end_and_closed().1 && announce_end(&mut ended, &stream, &tx).is_err() {
+                        return;
                     }
                     self.seek.wait_unpaused(WAIT);
                     continue;
@@ -470,16 +462,8 @@ impl Spool {
             if n == 0 {
                 let (end, closed) = self.end_and_closed();
                 if closed && position >= end && splitter.pending_bytes() == 0 {
-                    if !ended {
-                        ended = true;
-                        if tx
-                            .blocking_send(SourceEvent::End {
-                                stream: stream.clone(),
-                            })
-                            .is_err()
-                        {
-                            return;
-                        }
+                    if announce_end(&mut ended, &stream, &tx).is_err() {
+                        return;
                     }
                     self.seek.wait_unpaused(WAIT);
                     std::thread::sleep(WAIT);
@@ -516,6 +500,18 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 
 fn count_lines(bytes: &[u8]) -> u64 {
     bytes.iter().filter(|b| **b == b'\n').count() as u64
+}
+
+/// Tells the core, once, that `stream` ended; `Err` when the core is gone.
+fn announce_end(ended: &mut bool, stream: &str, tx: &mpsc::Sender<SourceEvent>) -> Result<(), ()> {
+    if !*ended {
+        *ended = true;
+        tx.blocking_send(SourceEvent::End {
+            stream: stream.to_owned(),
+        })
+        .map_err(|_| ())?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
