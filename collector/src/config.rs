@@ -36,8 +36,15 @@ pub struct Config {
     pub max_frame_bytes: usize,
     /// Time a new TCP connection has to send its `hello`, in milliseconds.
     pub handshake_timeout_ms: u64,
-    /// When set, shippers must present this token in `hello` and API clients as a bearer token.
+    /// A single token for both ingest and reading (shippers present it in `hello`, API clients
+    /// as a bearer token). `[[tokens]]` gives finer ones.
     pub token: Option<String>,
+    /// Ingest and read tokens; see [`TokenConfig`].
+    pub tokens: Vec<TokenConfig>,
+    /// TLS on TCP ingest and HTTP.
+    pub tls: Option<TlsConfig>,
+    /// Listen on non-loopback addresses without TLS and tokens (also `--insecure`).
+    pub insecure: bool,
     /// Write-ahead log settings.
     pub wal: WalConfig,
     /// Index settings.
@@ -46,6 +53,78 @@ pub struct Config {
     pub storage: StorageConfig,
     /// How much is kept: per app, in all, and the disk's free-space floor.
     pub retention: RetentionConfig,
+}
+
+/// TLS for TCP ingest and HTTP (UDP cannot have it), with rustls.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain of the collector.
+    pub cert: PathBuf,
+    /// PEM private key of that certificate.
+    pub key: PathBuf,
+    /// When set, TCP ingest requires a client certificate signed by a CA in this PEM bundle.
+    pub client_ca: Option<PathBuf>,
+}
+
+/// What a token lets its holder do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Send lines (TCP, UDP, `POST /api/v1/ingest`).
+    Ingest,
+    /// Search, tail, list apps, read metrics, use the page.
+    Read,
+    /// Both.
+    All,
+}
+
+impl Role {
+    pub fn ingest(self) -> bool {
+        matches!(self, Role::Ingest | Role::All)
+    }
+
+    pub fn read(self) -> bool {
+        matches!(self, Role::Read | Role::All)
+    }
+}
+
+/// One token. Once any ingest token exists ingest needs one; once any read token exists
+/// reading does.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    /// A name for logs (never the secret).
+    pub name: String,
+    /// The secret...
+    pub secret: Option<String>,
+    /// ...or a file holding it (one trailing newline is ignored). Exactly one of the two.
+    pub secret_file: Option<PathBuf>,
+    /// `ingest`, `read` or `all`.
+    pub role: Role,
+    /// For ingest: the app names this token may send; empty means any.
+    #[serde(default)]
+    pub apps: Vec<String>,
+}
+
+impl TokenConfig {
+    /// The secret, read from its file when it has one.
+    pub fn secret(&self) -> Result<String, String> {
+        let secret = match (&self.secret, &self.secret_file) {
+            (Some(s), None) => s.clone(),
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read secret_file {}: {e}", path.display()))?;
+                let text = text.strip_suffix('\n').unwrap_or(&text);
+                text.strip_suffix('\r').unwrap_or(text).to_owned()
+            }
+            _ => return Err("give exactly one of secret and secret_file".into()),
+        };
+        if secret.len() < 8 {
+            return Err("the secret must be at least 8 bytes".into());
+        }
+        Ok(secret)
+    }
 }
 
 /// Sealed segment settings.
@@ -239,6 +318,9 @@ impl Default for Config {
             max_frame_bytes: default_max_frame_bytes(),
             handshake_timeout_ms: 10_000,
             token: None,
+            tokens: Vec::new(),
+            tls: None,
+            insecure: false,
             wal: WalConfig::default(),
             index: IndexConfig::default(),
             storage: StorageConfig::default(),
@@ -336,7 +418,87 @@ impl Config {
         if self.token.as_deref().is_some_and(str::is_empty) {
             return invalid("token", "must not be empty when set");
         }
+        let mut names = std::collections::BTreeSet::new();
+        for t in &self.tokens {
+            if t.name.is_empty() || !names.insert(t.name.as_str()) {
+                return invalid("tokens", &format!("name {:?} is empty or repeated", t.name));
+            }
+            if !t.apps.is_empty() && t.role != Role::Ingest {
+                return invalid(
+                    "tokens",
+                    &format!("token {:?}: apps binds ingest tokens only", t.name),
+                );
+            }
+            if let Some(bad) = t
+                .apps
+                .iter()
+                .find(|a| logq_schemas::validate_app_name(a).is_err())
+            {
+                return invalid(
+                    "tokens",
+                    &format!("token {:?}: {bad:?} is not a valid app name", t.name),
+                );
+            }
+        }
+        self.check_exposure()
+    }
+
+    /// Refuses a non-loopback listener that is not protected, unless `insecure`: TCP ingest
+    /// needs TLS and an ingest token, HTTP TLS and a read token, and UDP (which can have
+    /// neither) needs `insecure`.
+    fn check_exposure(&self) -> Result<(), ConfigError> {
+        if self.insecure {
+            return Ok(());
+        }
+        let has = |role: fn(Role) -> bool| {
+            self.token.is_some() || self.tokens.iter().any(|t| role(t.role))
+        };
+        let tls = self.tls.is_some();
+        let exposed = |key: &'static str, addr: SocketAddr, needs: &str| {
+            Err(ConfigError::Invalid {
+                key,
+                reason: format!(
+                    "{addr} is not a loopback address and {needs}; configure them or accept \
+                     the risk with --insecure (insecure = true)"
+                ),
+            })
+        };
+        let protected = |role| tls && has(role);
+        if !(self.tcp_addr.ip().is_loopback() || protected(Role::ingest)) {
+            return exposed(
+                "tcp_addr",
+                self.tcp_addr,
+                "TCP ingest there needs [tls] and an ingest token",
+            );
+        }
+        if !(self.http_addr.ip().is_loopback() || protected(Role::read)) {
+            return exposed(
+                "http_addr",
+                self.http_addr,
+                "HTTP there needs [tls] and a read token",
+            );
+        }
+        if !self.udp_addr.ip().is_loopback() {
+            return exposed(
+                "udp_addr",
+                self.udp_addr,
+                "UDP ingest can have neither TLS nor a private token",
+            );
+        }
         Ok(())
+    }
+
+    /// Listeners on non-loopback addresses, for the warning `--insecure` prints at start.
+    pub fn exposed_listeners(&self) -> Vec<String> {
+        [
+            ("http", self.http_addr),
+            ("tcp", self.tcp_addr),
+            ("udp", self.udp_addr),
+        ]
+        .into_iter()
+        .filter(|(_, a)| !a.ip().is_loopback())
+        .map(|(name, a)| format!("{name}={a}"))
+        .collect()
     }
 }
 
@@ -386,6 +548,72 @@ mod tests {
                 .expect_err("bad")
                 .to_string()
                 .contains("retention.apps")
+        );
+    }
+
+    #[test]
+    fn non_loopback_listeners_need_tls_and_tokens_or_insecure() {
+        let open = Config::from_toml("tcp_addr = \"0.0.0.0:7701\"\n").expect("parses");
+        let err = open.validate().expect_err("refused").to_string();
+        assert!(
+            err.contains("tcp_addr") && err.contains("--insecure"),
+            "{err}"
+        );
+        let http = Config::from_toml("http_addr = \"0.0.0.0:7700\"\ntoken = \"s3cret-token\"\n")
+            .expect("parses");
+        let err = http
+            .validate()
+            .expect_err("refused without tls")
+            .to_string();
+        assert!(err.contains("http_addr") && err.contains("[tls]"), "{err}");
+        let guarded = Config::from_toml(
+            "http_addr = \"0.0.0.0:7700\"\ntcp_addr = \"0.0.0.0:7701\"\n\
+             token = \"s3cret-token\"\n[tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\n",
+        )
+        .expect("parses");
+        guarded.validate().expect("tls and a token are enough");
+        let udp = Config::from_toml("udp_addr = \"0.0.0.0:7702\"\n").expect("parses");
+        assert!(
+            udp.validate()
+                .expect_err("refused")
+                .to_string()
+                .contains("udp_addr")
+        );
+        let mut insecure = udp;
+        insecure.insecure = true;
+        insecure.validate().expect("insecure accepts the risk");
+        assert_eq!(
+            insecure.exposed_listeners(),
+            vec!["udp=0.0.0.0:7702".to_string()]
+        );
+    }
+
+    #[test]
+    fn tokens_are_checked_by_name() {
+        let err = Config::from_toml("[[tokens]]\nname = \"a\"\nsecret = \"x\"\nrole = \"admin\"\n")
+            .expect_err("unknown role");
+        assert!(err.contains("admin"), "{err}");
+        let config = Config::from_toml(
+            "[[tokens]]\nname = \"a\"\nsecret = \"12345678\"\nrole = \"read\"\napps = [\"web\"]\n",
+        )
+        .expect("parses");
+        assert!(
+            config
+                .validate()
+                .expect_err("apps on read")
+                .to_string()
+                .contains("tokens")
+        );
+        let config = Config::from_toml(
+            "[[tokens]]\nname = \"a\"\nsecret = \"12345678\"\nrole = \"ingest\"\napps = [\"../etc\"]\n",
+        )
+        .expect("parses");
+        assert!(
+            config
+                .validate()
+                .expect_err("bad app")
+                .to_string()
+                .contains("../etc")
         );
     }
 

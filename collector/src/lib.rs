@@ -9,6 +9,7 @@
 //! for the same stream position, and never let one client's bad input affect another's.
 
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod index;
 pub mod ingest;
@@ -16,6 +17,7 @@ pub mod normalize;
 pub mod query;
 pub mod server;
 pub mod storage;
+pub mod tls;
 pub mod ui;
 pub mod wal;
 

@@ -28,9 +28,46 @@ struct Args {
     /// UDP ingest address (default 127.0.0.1:7702).
     #[arg(long)]
     udp_addr: Option<SocketAddr>,
-    /// Check the config file and exit.
+    /// Listen beyond loopback without TLS and tokens (the risk is yours; said at start).
     #[arg(long)]
-    check_config: bool,
+    insecure: bool,
+    /// Check a config file (or the one --config names), its secret and certificate files
+    /// included, print `config ok` and exit; exit 2 naming the key and the reason otherwise.
+    #[arg(long, value_name = "FILE", num_args = 0..=1)]
+    check_config: Option<Option<PathBuf>>,
+}
+
+impl Args {
+    /// The config file, if any.
+    fn config_path(&self) -> Option<&PathBuf> {
+        match &self.check_config {
+            Some(Some(path)) => Some(path),
+            _ => self.config.as_ref(),
+        }
+    }
+
+    /// The config file with the flags applied over it.
+    fn load(&self) -> anyhow::Result<Config> {
+        let mut config = match self.config_path() {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        if let Some(dir) = &self.data_dir {
+            config.data_dir = dir.clone();
+        }
+        if let Some(addr) = self.http_addr {
+            config.http_addr = addr;
+        }
+        if let Some(addr) = self.tcp_addr {
+            config.tcp_addr = addr;
+        }
+        if let Some(addr) = self.udp_addr {
+            config.udp_addr = addr;
+        }
+        config.insecure |= self.insecure;
+        config.validate()?;
+        Ok(config)
+    }
 }
 
 fn main() -> ExitCode {
@@ -53,24 +90,13 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> anyhow::Result<()> {
-    let mut config = match &args.config {
-        Some(path) => Config::from_file(path)?,
-        None => Config::default(),
-    };
-    if let Some(dir) = args.data_dir {
-        config.data_dir = dir;
-    }
-    if let Some(addr) = args.http_addr {
-        config.http_addr = addr;
-    }
-    if let Some(addr) = args.tcp_addr {
-        config.tcp_addr = addr;
-    }
-    if let Some(addr) = args.udp_addr {
-        config.udp_addr = addr;
-    }
-    config.validate()?;
-    if args.check_config {
+    let config = args.load()?;
+    if args.check_config.is_some() {
+        // What the collector would read at start: secret files and certificates.
+        logq_collector::auth::Tokens::from_config(&config)?;
+        if let Some(tls) = &config.tls {
+            logq_collector::tls::ServerTls::from_config(tls)?;
+        }
         println!("config ok");
         return Ok(());
     }
@@ -81,7 +107,9 @@ fn run(args: Args) -> anyhow::Result<()> {
     let result = runtime.block_on(async move {
         let shutdown = CancellationToken::new();
         tokio::spawn(signal_shutdown(shutdown.clone()));
-        logq_collector::server::run(config, shutdown, |addrs| {
+        let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(4);
+        tokio::spawn(signal_reload(args, reload_tx));
+        logq_collector::server::run(config, shutdown, reload_rx, |addrs| {
             // One line on stdout for scripts and tests: the addresses actually bound.
             println!(
                 "logq-collector listening http={} tcp={} udp={}",
@@ -93,6 +121,32 @@ fn run(args: Args) -> anyhow::Result<()> {
     // Whatever is still blocked (the shutdown deadline passed) must not keep the process.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     result
+}
+
+/// On SIGHUP, reads the config file again (with the same flags over it) and hands it over.
+async fn signal_reload(args: Args, reload: tokio::sync::mpsc::Sender<Config>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        tracing::error!("cannot install the SIGHUP handler; reload needs a restart");
+        return;
+    };
+    while hup.recv().await.is_some() {
+        if args.config_path().is_none() {
+            tracing::warn!("SIGHUP: no --config file to reload");
+            continue;
+        }
+        match args.load() {
+            Ok(config) => {
+                if reload.send(config).await.is_err() {
+                    return;
+                }
+            }
+            Err(e) => tracing::error!(
+                error = %format!("{e:#}"),
+                "config reload refused; the previous config stays in force"
+            ),
+        }
+    }
 }
 
 async fn signal_shutdown(shutdown: CancellationToken) {

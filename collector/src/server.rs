@@ -8,14 +8,17 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::api::{ApiState, router};
+use crate::auth::{SharedTokens, Tokens};
 use crate::config::Config;
 use crate::index::{LogIndex, PendingDeletes, spawn_indexer};
 use crate::ingest::{IngestContext, tcp, udp};
 use crate::storage::{FreeSpace, Store, spawn_sealer, statvfs_probe};
+use crate::tls::{ServerTls, TlsListener};
 use crate::wal::{IndexedMarker, Wal, WalLocation};
 
 /// How long shutdown waits for connections to drain and storage to flush.
@@ -31,22 +34,41 @@ pub struct BoundAddrs {
 
 /// Runs the collector until `shutdown` fires. `on_ready` gets the bound addresses once the
 /// collector accepts connections.
+/// Each config sent on `reload` replaces the retention policies and the tokens in force.
 pub async fn run(
     config: Config,
     shutdown: CancellationToken,
+    reload: mpsc::Receiver<Config>,
     on_ready: impl FnOnce(BoundAddrs),
 ) -> Result<()> {
-    run_with(config, shutdown, None, on_ready).await
+    run_with(config, shutdown, reload, None, on_ready).await
 }
 
 /// [`run`] with a free-space probe of choice (tests simulate a filling disk with it).
 pub async fn run_with(
     config: Config,
     shutdown: CancellationToken,
+    reload: mpsc::Receiver<Config>,
     free_space: Option<FreeSpace>,
     on_ready: impl FnOnce(BoundAddrs),
 ) -> Result<()> {
     config.validate()?;
+    // Everything that reads files (secrets, certificates) is checked before any data is touched.
+    let tokens = SharedTokens::new(Tokens::from_config(&config)?);
+    let tls = config
+        .tls
+        .as_ref()
+        .map(ServerTls::from_config)
+        .transpose()?;
+    if config.insecure && !config.exposed_listeners().is_empty() {
+        tracing::warn!(
+            listeners = %config.exposed_listeners().join(" "),
+            tls = tls.is_some(),
+            ingest_token = tokens.get().ingest_required(),
+            read_token = tokens.get().read_required(),
+            "--insecure: listening beyond loopback without the TLS and tokens that would protect it"
+        );
+    }
     let data_dir = &config.data_dir;
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("while creating data dir {}", data_dir.display()))?;
@@ -134,7 +156,6 @@ pub async fn run_with(
         "recovered write-ahead log"
     );
 
-    let token: Option<Arc<str>> = config.token.as_deref().map(Arc::from);
     let tcp_listener = TcpListener::bind(config.tcp_addr)
         .await
         .with_context(|| format!("while binding TCP ingest on {}", config.tcp_addr))?;
@@ -154,7 +175,8 @@ pub async fn run_with(
         wal: wal.clone(),
         max_frame_bytes: config.max_frame_bytes,
         handshake_timeout: Duration::from_millis(config.handshake_timeout_ms),
-        token: token.clone(),
+        tokens: tokens.clone(),
+        tls: tls.as_ref().map(|t| t.ingest.clone()),
         store: Some(store.clone()),
     };
     drop(wal);
@@ -167,29 +189,52 @@ pub async fn run_with(
     ));
     tracker.spawn(udp::serve(
         udp_socket,
-        ctx,
+        ctx.clone(),
         Arc::default(),
         shutdown.clone(),
     ));
     let stop_sealer = Arc::new(AtomicBool::new(false));
     let sealer = spawn_sealer(store.clone(), deletes, stop_sealer.clone())
         .context("while starting the sealer")?;
-    let app = router(ApiState {
-        index: index.clone(),
-        store,
-        token,
-        watermarks: watermarks_rx,
-        shutdown: shutdown.clone(),
-    });
+    let app = router(
+        ApiState {
+            index: index.clone(),
+            store: store.clone(),
+            tokens: tokens.clone(),
+            watermarks: watermarks_rx,
+            shutdown: shutdown.clone(),
+        },
+        ctx,
+    );
     let http_shutdown = shutdown.clone();
+    let shutdown_for_tls = shutdown.clone();
+    let http_tls = tls.map(|t| t.http);
     tracker.spawn(async move {
-        let served = axum::serve(http_listener, app)
-            .with_graceful_shutdown(async move { http_shutdown.cancelled().await })
-            .await;
+        let stop = async move { http_shutdown.cancelled().await };
+        let served = match http_tls {
+            None => {
+                axum::serve(http_listener, app)
+                    .with_graceful_shutdown(stop)
+                    .await
+            }
+            Some(acceptor) => {
+                let listener = TlsListener::new(http_listener, acceptor, shutdown_for_tls);
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(stop)
+                    .await
+            }
+        };
         if let Err(e) = served {
             tracing::error!(error = %e, "http server failed");
         }
     });
+    tracker.spawn(apply_reloads(
+        reload,
+        config.clone(),
+        store,
+        tokens,
+        shutdown.clone(),
+    ));
     tracing::info!(http = %addrs.http, tcp = %addrs.tcp, udp = %addrs.udp, data_dir = %data_dir.display(), "collector ready");
     on_ready(addrs);
 
@@ -217,6 +262,74 @@ pub async fn run_with(
     }
     drop(lock);
     Ok(())
+}
+
+/// Applies each reloaded config: retention policies and tokens change at once, for new
+/// connections and requests (connections already admitted keep going); anything else that
+/// changed needs a restart, and says so.
+async fn apply_reloads(
+    mut reload: mpsc::Receiver<Config>,
+    mut current: Config,
+    store: Arc<Store>,
+    tokens: SharedTokens,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let next = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            next = reload.recv() => match next {
+                Some(next) => next,
+                None => return,
+            },
+        };
+        let built = next
+            .validate()
+            .and_then(|()| Tokens::from_config(&next))
+            .map_err(|e| e.to_string());
+        let new_tokens = match built {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(error = %e, "config reload refused; the previous config stays in force");
+                continue;
+            }
+        };
+        let restart: Vec<&str> = [
+            ("data_dir", current.data_dir != next.data_dir),
+            ("http_addr", current.http_addr != next.http_addr),
+            ("tcp_addr", current.tcp_addr != next.tcp_addr),
+            ("udp_addr", current.udp_addr != next.udp_addr),
+            (
+                "tls",
+                format!("{:?}", current.tls) != format!("{:?}", next.tls),
+            ),
+            (
+                "storage",
+                format!("{:?}", current.storage) != format!("{:?}", next.storage),
+            ),
+            (
+                "wal",
+                format!("{:?}", current.wal) != format!("{:?}", next.wal),
+            ),
+            (
+                "index",
+                format!("{:?}", current.index) != format!("{:?}", next.index),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(key, changed)| changed.then_some(key))
+        .collect();
+        if !restart.is_empty() {
+            tracing::warn!(keys = %restart.join(","), "these settings changed but take effect only at the next start");
+        }
+        store.set_retention(next.retention.clone());
+        tokens.set(new_tokens);
+        tracing::info!(
+            tokens = next.tokens.len() + usize::from(next.token.is_some()),
+            retention_apps = next.retention.apps.len(),
+            "config reloaded: retention policies and tokens in force"
+        );
+        current = next;
+    }
 }
 
 /// Holds an exclusive lock on the data dir so two collectors never share it.

@@ -98,3 +98,47 @@ fn page_tails_and_searches_in_chromium() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn page_asks_for_the_read_token_and_refuses_a_wrong_one() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let script = root.join("tests/browser/token.test.mjs");
+    let artifacts = root.join("target/browser-artifacts");
+    std::fs::create_dir_all(&artifacts).expect("create artifacts dir");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = "page-read-token-1";
+    let collector = Collector::start_with(
+        &dir.path().join("data"),
+        Some(&format!(
+            "[[tokens]]\nname = \"page\"\nsecret = \"{token}\"\nrole = \"read\"\n"
+        )),
+    );
+    let log = dir.path().join("web.log");
+    std::fs::write(&log, "INFO a guarded line\n").expect("write log");
+    let _shipper = Shipper::tail(&collector, &dir.path().join("state"), &log, APP);
+    let apps = format!("{}/api/v1/apps", collector.url());
+    wait_until(Duration::from_secs(30), "the line stored", || {
+        ureq::get(&apps)
+            .header("Authorization", &format!("Bearer {token}"))
+            .call()
+            .ok()
+            .and_then(|mut r| r.body_mut().read_to_string().ok())
+            .is_some_and(|body| body.contains(APP))
+    });
+    let out = Command::new("node")
+        .arg(&script)
+        .env("LOGQ_URL", collector.url())
+        .env("LOGQ_APP", APP)
+        .env("LOGQ_TOKEN", token)
+        .env("LOGQ_ARTIFACTS", &artifacts)
+        .output()
+        .expect("run node");
+    assert!(
+        out.status.success(),
+        "{} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
+        script.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

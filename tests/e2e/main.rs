@@ -10,6 +10,7 @@ mod query;
 mod rotation;
 mod run;
 mod search;
+mod security;
 mod storage;
 mod supervisor;
 mod util;

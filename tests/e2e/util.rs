@@ -178,6 +178,11 @@ impl Collector {
         format!("http://{}", self.http)
     }
 
+    /// The running collector's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("collector running").id()
+    }
+
     /// `GET /api/v1/search` with these parameters; returns (hits newest first, total).
     pub fn search(&self, params: &[(&str, &str)]) -> (Vec<StoredRecord>, u64) {
         let mut req = ureq::get(format!("{}/api/v1/search", self.url()));

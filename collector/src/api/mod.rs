@@ -1,5 +1,6 @@
 //! The HTTP API: `/healthz`, `/api/v1/search`, `/api/v1/histogram`, `/api/v1/context`,
-//! `/api/v1/tail` (server-sent events) and `/api/v1/apps`, documented in docs/API.md, and the
+//! `/api/v1/tail` (server-sent events), `/api/v1/apps` and `POST /api/v1/ingest`
+//! ([`crate::ingest::http`]), documented in docs/API.md, and the
 //! page at `/` ([`crate::web`]). Errors are JSON `{"error": "..."}`, mapped to status codes in
 //! one place ([`ApiError`]).
 
@@ -17,8 +18,9 @@ use axum::{Json, Router};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::SharedTokens;
 use crate::index::{LogIndex, SearchError, Watermarks};
-use crate::ingest::token_matches;
+use crate::ingest::IngestContext;
 use crate::storage::{AppInfo, Store};
 
 /// Shared state of the HTTP handlers.
@@ -26,15 +28,16 @@ use crate::storage::{AppInfo, Store};
 pub struct ApiState {
     pub index: LogIndex,
     pub store: Arc<Store>,
-    pub token: Option<Arc<str>>,
+    /// Read tokens (swapped on reload).
+    pub tokens: SharedTokens,
     /// How far records are stored and searchable, for live tail.
     pub watermarks: tokio::sync::watch::Receiver<Watermarks>,
     /// Cancelled at shutdown: live tails end so that the server can.
     pub shutdown: CancellationToken,
 }
 
-/// The router with every route.
-pub fn router(state: ApiState) -> Router {
+/// The router with every route; `ingest` serves `POST /api/v1/ingest`.
+pub fn router(state: ApiState, ingest: IngestContext) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/api/v1/search", get(search::search))
@@ -42,6 +45,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/context", get(search::context))
         .route("/api/v1/tail", get(tail::tail))
         .route("/api/v1/apps", get(apps))
+        .merge(crate::ingest::http::routes(ingest))
         .merge(crate::ui::routes())
         .with_state(state)
 }
@@ -53,6 +57,10 @@ pub enum ApiError {
     BadRequest(String),
     #[error("missing or wrong token")]
     Unauthorized,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Unavailable(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -75,6 +83,8 @@ impl IntoResponse for ApiError {
         let (status, message) = match self {
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, self.to_string()),
+            ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, m),
+            ApiError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, m),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m),
             ApiError::Internal(m) => {
                 tracing::error!(error = %m, "api request failed");
@@ -85,19 +95,21 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn authorize(state: &ApiState, headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(expected) = &state.token else {
-        return Ok(());
-    };
-    let given = headers
+/// The bearer token of a request, if any.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if token_matches(expected, given) {
-        Ok(())
-    } else {
-        Err(ApiError::Unauthorized)
-    }
+        .and_then(|v| v.strip_prefix("Bearer "))
+}
+
+/// Admits a request that reads, when read tokens are configured.
+fn authorize(state: &ApiState, headers: &HeaderMap) -> Result<(), ApiError> {
+    state
+        .tokens
+        .get()
+        .read(bearer(headers))
+        .map_err(|_| ApiError::Unauthorized)
 }
 
 /// Checks the request's token, then takes its parameters, refusing names outside `allowed`.

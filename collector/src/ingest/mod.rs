@@ -1,5 +1,7 @@
-//! Ingest listeners: acknowledged TCP (wire protocol v1) and fire-and-forget UDP.
+//! Ingest listeners: acknowledged TCP (wire protocol v1, optionally over TLS), fire-and-forget
+//! UDP, and `POST /api/v1/ingest` over HTTP.
 
+pub mod http;
 pub mod tcp;
 pub mod udp;
 
@@ -8,36 +10,24 @@ use std::sync::Arc;
 use crate::wal::Wal;
 
 /// What every ingest connection needs.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct IngestContext {
     pub wal: Wal,
     pub max_frame_bytes: usize,
     pub handshake_timeout: std::time::Duration,
-    pub token: Option<Arc<str>>,
+    /// Who may send; swapped on reload, read at each handshake (TCP) or datagram (UDP).
+    pub tokens: crate::auth::SharedTokens,
+    /// TLS for TCP ingest, when configured.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
     /// Consulted for every batch: an app refused at the disk floor gets an error.
     pub store: Option<Arc<crate::storage::Store>>,
 }
 
-/// Compares two secrets in time that depends only on their lengths.
-pub fn token_matches(expected: &str, given: Option<&str>) -> bool {
-    let Some(given) = given else { return false };
-    let (a, b) = (expected.as_bytes(), given.as_bytes());
-    let mut diff = u8::from(a.len() != b.len());
-    for (i, x) in a.iter().enumerate() {
-        diff |= x ^ b.get(i).copied().unwrap_or(0);
-    }
-    diff == 0
-}
-
-#[cfg(test)]
-mod tests {
-    use super::token_matches;
-
-    #[test]
-    fn tokens_compare_exactly() {
-        assert!(token_matches("s3cret", Some("s3cret")));
-        assert!(!token_matches("s3cret", Some("s3cre")));
-        assert!(!token_matches("s3cret", Some("s3cret!")));
-        assert!(!token_matches("s3cret", None));
+impl std::fmt::Debug for IngestContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IngestContext")
+            .field("max_frame_bytes", &self.max_frame_bytes)
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
     }
 }

@@ -16,13 +16,15 @@ use logq_schemas::{
     Ack, Batch, ErrorCode, ErrorFrame, Frame, FrameCodec, FrameError, Hello, PROTOCOL_VERSION,
     StreamInfo, StreamPosition, Welcome, validate_app_name, validate_stream_fields,
 };
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncWrite, ReadHalf, WriteHalf};
+use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_util::codec::{FramedRead, FramedWrite};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::{IngestContext, token_matches};
+use super::IngestContext;
+use crate::auth::IngestGrant;
 use crate::wal::{Append, PendingAppend, StreamMeta};
 
 /// Batches whose acks may be outstanding on one connection.
@@ -54,9 +56,18 @@ pub async fn serve(
         let shutdown = shutdown.clone();
         tracker.spawn(async move {
             let _ = sock.set_nodelay(true);
+            let served = async {
+                match &ctx.tls {
+                    None => connection(sock, peer, &ctx).await,
+                    Some(acceptor) => match crate::tls::handshake(acceptor, sock).await {
+                        Ok(stream) => connection(stream, peer, &ctx).await,
+                        Err(e) => Err(format!("tls handshake failed: {e}")),
+                    },
+                }
+            };
             tokio::select! {
                 _ = shutdown.cancelled() => {}
-                result = connection(sock, peer, ctx) => {
+                result = served => {
                     if let Err(reason) = result {
                         tracing::info!(%peer, %reason, "ingest connection closed");
                     }
@@ -74,9 +85,16 @@ enum Outgoing {
     },
 }
 
+/// A connection's byte stream: plain TCP or TLS over it.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Io for T {}
+
+type Reader<S> = FramedRead<ReadHalf<S>, FrameCodec>;
+type Writer<S> = FramedWrite<WriteHalf<S>, FrameCodec>;
+
 /// Serves one connection; returns why it ended when that was not a clean close.
-async fn connection(sock: TcpStream, peer: SocketAddr, ctx: IngestContext) -> Result<(), String> {
-    let (r, w) = sock.into_split();
+async fn connection<S: Io>(sock: S, peer: SocketAddr, ctx: &IngestContext) -> Result<(), String> {
+    let (r, w) = tokio::io::split(sock);
     let codec = FrameCodec::new(ctx.max_frame_bytes);
     let mut frames = FramedRead::new(r, codec);
     let mut sink = FramedWrite::new(w, codec);
@@ -95,13 +113,14 @@ async fn connection(sock: TcpStream, peer: SocketAddr, ctx: IngestContext) -> Re
             .await;
         }
     };
-    if let Err(err) = check_hello(&hello, &ctx) {
-        return refuse(&mut sink, err).await;
-    }
+    let grant = match check_hello(&hello, ctx) {
+        Ok(grant) => grant,
+        Err(err) => return refuse(&mut sink, err).await,
+    };
     let mut streams: HashMap<String, Arc<StreamMeta>> = HashMap::new();
     let mut positions = Vec::with_capacity(hello.streams.len());
     for info in &hello.streams {
-        let meta = match declare(&hello, info) {
+        let meta = match declare(&hello, &grant, info) {
             Ok(meta) => meta,
             Err(err) => return refuse(&mut sink, err).await,
         };
@@ -123,15 +142,16 @@ async fn connection(sock: TcpStream, peer: SocketAddr, ctx: IngestContext) -> Re
 
     let (out_tx, out_rx) = mpsc::channel::<Outgoing>(MAX_IN_FLIGHT);
     let writer = tokio::spawn(write_loop(sink, out_rx));
-    let result = read_loop(&mut frames, &hello, &mut streams, &ctx, &out_tx).await;
+    let result = read_loop(&mut frames, &hello, &grant, &mut streams, ctx, &out_tx).await;
     drop(out_tx);
     let written = writer.await.map_err(|e| e.to_string())?;
     result.and(written)
 }
 
-async fn read_loop(
-    frames: &mut FramedRead<tokio::net::tcp::OwnedReadHalf, FrameCodec>,
+async fn read_loop<S: Io>(
+    frames: &mut Reader<S>,
     hello: &Hello,
+    grant: &IngestGrant,
     streams: &mut HashMap<String, Arc<StreamMeta>>,
     ctx: &IngestContext,
     out: &mpsc::Sender<Outgoing>,
@@ -196,7 +216,7 @@ async fn read_loop(
                 }
             }
             Frame::Open(info) => {
-                let meta = match declare(hello, &info) {
+                let meta = match declare(hello, grant, &info) {
                     Ok(meta) => meta,
                     Err(err) => return fail(err).await,
                 };
@@ -219,8 +239,8 @@ async fn read_loop(
     Ok(())
 }
 
-async fn write_loop(
-    mut sink: FramedWrite<tokio::net::tcp::OwnedWriteHalf, FrameCodec>,
+async fn write_loop<S: Io>(
+    mut sink: Writer<S>,
     mut rx: mpsc::Receiver<Outgoing>,
 ) -> Result<(), String> {
     while let Some(out) = rx.recv().await {
@@ -245,10 +265,7 @@ async fn write_loop(
     Ok(())
 }
 
-async fn refuse(
-    sink: &mut FramedWrite<tokio::net::tcp::OwnedWriteHalf, FrameCodec>,
-    err: ErrorFrame,
-) -> Result<(), String> {
+async fn refuse<S: Io>(sink: &mut Writer<S>, err: ErrorFrame) -> Result<(), String> {
     let reason = err.message.clone();
     let _ = sink.send(&Frame::Error(err)).await;
     Err(reason)
@@ -262,7 +279,7 @@ fn frame_error(e: &FrameError) -> ErrorFrame {
     ErrorFrame::fatal(code, e.to_string())
 }
 
-fn check_hello(hello: &Hello, ctx: &IngestContext) -> Result<(), ErrorFrame> {
+fn check_hello(hello: &Hello, ctx: &IngestContext) -> Result<IngestGrant, ErrorFrame> {
     if hello.protocol != PROTOCOL_VERSION {
         let msg = format!(
             "protocol {} is not supported; this collector speaks {PROTOCOL_VERSION}",
@@ -270,14 +287,11 @@ fn check_hello(hello: &Hello, ctx: &IngestContext) -> Result<(), ErrorFrame> {
         );
         return Err(ErrorFrame::fatal(ErrorCode::UnsupportedVersion, msg));
     }
-    if let Some(expected) = &ctx.token
-        && !token_matches(expected, hello.token.as_deref())
-    {
-        return Err(ErrorFrame::fatal(
-            ErrorCode::Unauthorized,
-            "missing or wrong token",
-        ));
-    }
+    let grant = ctx
+        .tokens
+        .get()
+        .ingest(hello.token.as_deref())
+        .map_err(|e| ErrorFrame::fatal(ErrorCode::Unauthorized, e.to_string()))?;
     if hello.shipper_id.is_empty() || hello.shipper_id.len() > 128 || hello.shipper_id.contains('/')
     {
         return Err(ErrorFrame::fatal(
@@ -285,15 +299,22 @@ fn check_hello(hello: &Hello, ctx: &IngestContext) -> Result<(), ErrorFrame> {
             "shipper_id must be 1-128 bytes without '/'",
         ));
     }
-    Ok(())
+    Ok(grant)
 }
 
-fn declare(hello: &Hello, info: &StreamInfo) -> Result<Arc<StreamMeta>, ErrorFrame> {
+fn declare(
+    hello: &Hello,
+    grant: &IngestGrant,
+    info: &StreamInfo,
+) -> Result<Arc<StreamMeta>, ErrorFrame> {
     if let Err(e) = validate_app_name(&info.app) {
         return Err(ErrorFrame::fatal(
             ErrorCode::InvalidApp,
             format!("app {:?}: {e}", info.app),
         ));
+    }
+    if let Err(e) = grant.allows(&info.app) {
+        return Err(ErrorFrame::fatal(ErrorCode::Unauthorized, e.to_string()));
     }
     if info.id.is_empty() || info.id.len() > 512 {
         return Err(ErrorFrame::fatal(

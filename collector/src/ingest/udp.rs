@@ -14,7 +14,8 @@ use logq_schemas::{Line, PROTOCOL_VERSION, validate_app_name};
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 
-use super::{IngestContext, token_matches};
+use super::IngestContext;
+use crate::auth::Tokens;
 use crate::wal::{Append, StreamMeta};
 
 /// Counters of the UDP listener.
@@ -47,7 +48,7 @@ pub async fn serve(
             },
         };
         stats.datagrams.fetch_add(1, Ordering::Relaxed);
-        let batch = match decode(&buf[..len], ctx.token.as_deref()) {
+        let batch = match decode(&buf[..len], &ctx.tokens.get()) {
             Ok(batch) => batch,
             Err(reason) => {
                 stats.dropped_datagrams.fetch_add(1, Ordering::Relaxed);
@@ -99,7 +100,7 @@ pub async fn serve(
     }
 }
 
-fn decode(bytes: &[u8], token: Option<&str>) -> Result<UdpBatch, String> {
+fn decode(bytes: &[u8], tokens: &Tokens) -> Result<UdpBatch, String> {
     if bytes.len() > MAX_DATAGRAM_BYTES {
         return Err(format!("datagram above {MAX_DATAGRAM_BYTES} bytes"));
     }
@@ -107,12 +108,11 @@ fn decode(bytes: &[u8], token: Option<&str>) -> Result<UdpBatch, String> {
     if batch.protocol != PROTOCOL_VERSION {
         return Err(format!("protocol {} not supported", batch.protocol));
     }
-    if let Some(expected) = token
-        && !token_matches(expected, batch.token.as_deref())
-    {
-        return Err("missing or wrong token".into());
-    }
     validate_app_name(&batch.app).map_err(|e| e.to_string())?;
+    tokens
+        .ingest(batch.token.as_deref())
+        .and_then(|grant| grant.allows(&batch.app))
+        .map_err(|e| e.to_string())?;
     if batch.host.contains('/') || batch.stream.is_empty() {
         return Err("invalid host or stream".into());
     }
@@ -122,20 +122,27 @@ fn decode(bytes: &[u8], token: Option<&str>) -> Result<UdpBatch, String> {
 #[cfg(test)]
 mod tests {
     use super::decode;
+    use crate::auth::Tokens;
+    use crate::config::Config;
 
     #[test]
     fn bad_datagrams_are_refused_with_a_reason() {
-        assert!(decode(b"not json", None).is_err());
+        let open = Tokens::default();
+        assert!(decode(b"not json", &open).is_err());
         let bad_app =
             br#"{"protocol":1,"host":"h","tz":"UTC","app":"../x","stream":"stdout","lines":["a"]}"#;
         assert!(
-            decode(bad_app, None)
+            decode(bad_app, &open)
                 .expect_err("bad app")
                 .contains("app name")
         );
         let ok =
             br#"{"protocol":1,"host":"h","tz":"UTC","app":"web","stream":"stdout","lines":["a"]}"#;
-        assert_eq!(decode(ok, None).expect("ok").lines, vec!["a".to_owned()]);
-        assert!(decode(ok, Some("t")).is_err(), "token required");
+        assert_eq!(decode(ok, &open).expect("ok").lines, vec!["a".to_owned()]);
+        let config = Config::from_toml("token = \"t0ken\"\n").expect("parses");
+        let guarded = Tokens::from_config(&config).expect("tokens");
+        assert!(decode(ok, &guarded).is_err(), "token required");
+        let with_token = br#"{"protocol":1,"host":"h","tz":"UTC","app":"web","stream":"stdout","token":"t0ken","lines":["a"]}"#;
+        assert!(decode(with_token, &guarded).is_ok());
     }
 }

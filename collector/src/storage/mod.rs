@@ -162,7 +162,8 @@ pub struct Store {
     dir: PathBuf,
     data_dir: PathBuf,
     storage: StorageConfig,
-    retention: RetentionConfig,
+    /// Replaced whole by [`Store::set_retention`] (a config reload); read once per pass.
+    retention: RwLock<Arc<RetentionConfig>>,
     free_space: FreeSpace,
     state: RwLock<State>,
     /// Each app's active segment. Lock order: `active`, then `state`.
@@ -331,7 +332,7 @@ impl Store {
             dir,
             data_dir: data_dir.to_owned(),
             storage,
-            retention,
+            retention: RwLock::new(Arc::new(retention)),
             free_space,
             state: RwLock::new(state),
             active: Mutex::new(BTreeMap::new()),
@@ -584,8 +585,19 @@ impl Store {
         out
     }
 
+    /// The retention policies in force.
+    pub fn retention(&self) -> Arc<RetentionConfig> {
+        self.retention.read().expect("retention lock").clone()
+    }
+
+    /// Replaces the retention policies (a config reload); the next pass applies them.
+    pub fn set_retention(&self, retention: RetentionConfig) {
+        *self.retention.write().expect("retention lock") = Arc::new(retention);
+    }
+
     /// Every app with what it holds, active and sealed, and its retention policy.
     pub fn apps(&self) -> Vec<AppInfo> {
+        let retention = self.retention();
         let mut out: BTreeMap<String, AppInfo> = BTreeMap::new();
         let time = |t: i64| Timestamp::from_nanosecond(i128::from(t)).ok();
         fn entry<'a>(
@@ -605,7 +617,7 @@ impl Store {
             })
         }
         for s in self.segments() {
-            let e = entry(&mut out, &s.app, &self.retention);
+            let e = entry(&mut out, &s.app, &retention);
             e.records += s.records;
             e.raw_bytes += s.raw_bytes;
             e.disk_bytes += s.disk_bytes();
@@ -614,7 +626,7 @@ impl Store {
             e.last = max_opt(e.last, time(s.max_time));
         }
         for (app, stats) in self.hot_stats() {
-            let e = entry(&mut out, &app, &self.retention);
+            let e = entry(&mut out, &app, &retention);
             e.records += stats.records;
             e.raw_bytes += stats.bytes;
             e.first = min_opt(e.first, time(stats.min_time));
@@ -630,11 +642,12 @@ impl Store {
         &self,
         hot: &BTreeMap<String, HotStats>,
     ) -> Vec<(SegmentMeta, EvictReason)> {
+        let retention = self.retention();
         let mut evicted = Vec::new();
         let now = crate::index::nanos(Timestamp::now());
         // Per app: age, then size.
         for s in self.segments() {
-            let policy = self.retention.for_app(&s.app);
+            let policy = retention.for_app(&s.app);
             if let Some(age) = policy.max_age_secs
                 && s.max_time < now.saturating_sub((age as i64).saturating_mul(1_000_000_000))
             {
@@ -646,7 +659,7 @@ impl Store {
             by_app.entry(s.app.clone()).or_default().push(s);
         }
         for (app, segs) in by_app {
-            let Some(max) = self.retention.for_app(&app).max_bytes else {
+            let Some(max) = retention.for_app(&app).max_bytes else {
                 continue;
             };
             let mut used: u64 = segs.iter().map(SegmentMeta::disk_bytes).sum();
@@ -671,7 +684,7 @@ impl Store {
         // segment before it drops the old ones.
         let unevictable =
             self.active_bytes() + 2 * hot_index + tree_bytes(&self.data_dir.join("wal"));
-        if let Some(max) = self.retention.max_bytes {
+        if let Some(max) = retention.max_bytes {
             slow |= unevictable > (max / 4).max(2 * segment);
             let mut sealed: u64 = self.segments().iter().map(SegmentMeta::disk_bytes).sum();
             loop {
@@ -695,17 +708,16 @@ impl Store {
             }
         }
         while let Some((avail, total)) = (self.free_space)(&self.data_dir) {
-            let floor = self
-                .retention
+            let floor = retention
                 .min_free_bytes
-                .max(total / 100 * u64::from(self.retention.min_free_percent));
+                .max(total / 100 * u64::from(retention.min_free_percent));
             // Room is kept for a segment being sealed and for a merge of the hot index.
             let room = segment + hot_index;
             slow |= avail < floor.saturating_add(4 * room);
             if avail >= floor.saturating_add(room) {
                 break;
             }
-            match self.victim(hot, self.retention.max_bytes) {
+            match self.victim(hot, retention.max_bytes) {
                 Victim::Evict(s) => self.evict(&s, EvictReason::DiskFloor, &mut evicted),
                 Victim::Refuse(app) => {
                     refused = vec![app];
@@ -758,7 +770,8 @@ impl Store {
         }
         let total: f64 = used.values().sum();
         let equal = cap.map_or(total, |c| c as f64) / used.len().max(1) as f64;
-        let share = |app: &str| match self.retention.for_app(app).max_bytes {
+        let retention = self.retention();
+        let share = |app: &str| match retention.for_app(app).max_bytes {
             Some(max) => (max as f64).max(1.0),
             None => equal.max(1.0),
         };
