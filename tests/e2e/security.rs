@@ -468,6 +468,27 @@ fn hostile_app_names_and_ingest_bodies_are_refused_and_nothing_else_is_touched()
         assert!(text.contains("\"error\""), "body {shown:?}: {text}");
     }
 
+    // A body over the limit (max_frame_bytes, 1 MiB by default) is refused from its
+    // Content-Length, before any of it is sent.
+    let mut sock = TcpStream::connect(collector.http).expect("connect http");
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    write!(
+        sock,
+        "POST /api/v1/ingest HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n",
+        2 << 20
+    )
+    .expect("send headers");
+    let mut answer = [0u8; 12];
+    sock.read_exact(&mut answer).expect("status line");
+    assert_eq!(
+        &answer,
+        b"HTTP/1.1 413",
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+
     // The collector is unharmed and a good body still goes through.
     let (status, text) = http(
         &agent,

@@ -12,7 +12,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, State};
+use axum::body::Body;
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::{Json, Router};
@@ -32,7 +33,7 @@ pub const MAX_LINES: usize = 10_000;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Body {
+struct IngestBody {
     app: String,
     #[serde(default = "default_host")]
     host: String,
@@ -66,12 +67,10 @@ struct HttpIngest {
     next: Arc<Mutex<HashMap<String, u64>>>,
 }
 
-/// The ingest route, with its own state and body limit (the frame limit of TCP ingest).
+/// The ingest route, with its own state; its body limit is the frame limit of TCP ingest.
 pub fn routes<S: Clone + Send + Sync + 'static>(ctx: IngestContext) -> Router<S> {
-    let limit = ctx.max_frame_bytes;
     Router::new()
         .route("/api/v1/ingest", post(ingest))
-        .layer(DefaultBodyLimit::max(limit))
         .with_state(HttpIngest {
             ctx,
             next: Arc::default(),
@@ -86,15 +85,16 @@ struct Accepted {
 async fn ingest(
     State(state): State<HttpIngest>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Json<Accepted>, ApiError> {
+    let body = read_body(&headers, body, state.ctx.max_frame_bytes).await?;
     let grant = state
         .ctx
         .tokens
         .get()
         .ingest(bearer(&headers))
         .map_err(|_| ApiError::Unauthorized)?;
-    let body: Body = serde_json::from_slice(&body)
+    let body: IngestBody = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("invalid ingest body: {e}")))?;
     check(&body)?;
     grant.allows(&body.app).map_err(|e| match e {
@@ -160,8 +160,28 @@ async fn ingest(
     }
 }
 
+/// Reads the body whole, refusing one over `limit` from its Content-Length before reading
+/// any of it (so a client that announces gigabytes and trickles them holds nothing).
+async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    let too_large = || {
+        ApiError::PayloadTooLarge(format!(
+            "an ingest body may hold at most {limit} bytes (max_frame_bytes)"
+        ))
+    };
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| too_large())
+}
+
 /// The checks a decoded body must pass before anything is stored.
-fn check(body: &Body) -> Result<(), ApiError> {
+fn check(body: &IngestBody) -> Result<(), ApiError> {
     let bad = |m: String| Err(ApiError::BadRequest(m));
     if let Err(e) = validate_app_name(&body.app) {
         return bad(format!("app {:?}: {e}", body.app));
