@@ -1,8 +1,10 @@
 //! The HTTP API: `/healthz`, `/api/v1/search`, `/api/v1/histogram`, `/api/v1/context`,
 //! `/api/v1/tail` (server-sent events) and `/api/v1/apps`, documented in docs/API.md, and the
 //! page at `/` ([`crate::web`]). Errors are JSON `{"error": "..."}`, mapped to status codes in
-//! one place ([`ApiError`]).
+//! one place ([`ApiError`]). `/metrics`, `/readyz`, the body limit and the query time limit
+//! are in [`ops`].
 
+mod ops;
 mod params;
 mod search;
 mod tail;
@@ -31,6 +33,11 @@ pub struct ApiState {
     pub watermarks: tokio::sync::watch::Receiver<Watermarks>,
     /// Cancelled at shutdown: live tails end so that the server can.
     pub shutdown: CancellationToken,
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// `max_http_body_bytes` and `query_timeout_ms` apply here.
+    pub limits: Arc<crate::limits::Limits>,
+    /// Set once the WAL is recovered and storage open; `/readyz` answers from it.
+    pub ready: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The router with every route.
@@ -43,6 +50,15 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/tail", get(tail::tail))
         .route("/api/v1/apps", get(apps))
         .merge(crate::ui::routes())
+        .route("/metrics", get(ops::metrics))
+        .route("/readyz", get(ops::readyz))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            ops::guard,
+        ))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            usize::try_from(state.limits.config.max_http_body_bytes).unwrap_or(usize::MAX),
+        ))
         .with_state(state)
 }
 
@@ -57,6 +73,11 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Internal(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// Over `limits.query_timeout_ms`.
+    #[error("{0}")]
+    TimedOut(String),
 }
 
 impl From<SearchError> for ApiError {
@@ -76,6 +97,8 @@ impl IntoResponse for ApiError {
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, self.to_string()),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m),
+            ApiError::PayloadTooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m),
+            ApiError::TimedOut(m) => (StatusCode::SERVICE_UNAVAILABLE, m),
             ApiError::Internal(m) => {
                 tracing::error!(error = %m, "api request failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, m)

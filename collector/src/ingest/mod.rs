@@ -16,6 +16,10 @@ pub struct IngestContext {
     pub token: Option<Arc<str>>,
     /// Consulted for every batch: an app refused at the disk floor gets an error.
     pub store: Option<Arc<crate::storage::Store>>,
+    /// Where ingest counts what it receives, drops and waits for.
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// Rates, connection cap, line and batch bounds, timeouts.
+    pub limits: Arc<crate::limits::Limits>,
 }
 
 /// Compares two secrets in time that depends only on their lengths.

@@ -15,6 +15,8 @@ use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 
 use super::{IngestContext, token_matches};
+use crate::limits::{Limit, pieces};
+use crate::metrics::{DropReason, Transport};
 use crate::wal::{Append, StreamMeta};
 
 /// Counters of the UDP listener.
@@ -51,6 +53,7 @@ pub async fn serve(
             Ok(batch) => batch,
             Err(reason) => {
                 stats.dropped_datagrams.fetch_add(1, Ordering::Relaxed);
+                ctx.metrics.dropped(None, DropReason::UdpDecode, 1);
                 if !warned {
                     tracing::warn!(%peer, %reason, "dropped a udp datagram (said once; see metrics)");
                     warned = true;
@@ -58,20 +61,51 @@ pub async fn serve(
                 continue;
             }
         };
+        let bytes = batch.lines.iter().map(|l| l.len() as u64).sum();
+        let count = batch.lines.len() as u64;
+        ctx.metrics
+            .received(&batch.app, Transport::Udp, count, bytes);
+        if !ctx.limits.admit(&batch.app, bytes) {
+            ctx.metrics
+                .dropped(Some(&batch.app), DropReason::RateLimit, count);
+            let app = &batch.app;
+            ctx.metrics.limit_hit(
+                Limit::AppRate,
+                format_args!("app {app:?}: udp datagrams over the rate are dropped"),
+            );
+            continue;
+        }
         let key = format!("udp:{}/{}/{}", batch.host, batch.app, batch.stream);
         let pos = next_pos
             .entry(key.clone())
             .or_insert_with(|| ctx.wal.position(&key).unwrap_or(0));
+        // The collector numbers UDP lines, so an over-long line's pieces always fit.
+        let max = usize::try_from(ctx.limits.config.max_line_bytes).unwrap_or(usize::MAX);
+        if batch.lines.iter().any(|l| l.len() > max) {
+            let app = &batch.app;
+            ctx.metrics.limit_hit(
+                Limit::MaxLineBytes,
+                format_args!("app {app:?}: lines over {max} bytes are stored in pieces"),
+            );
+        }
         let lines: Vec<Line> = batch
             .lines
-            .into_iter()
-            .map(|text| {
+            .iter()
+            .flat_map(|text| {
+                let parts = pieces(text, max);
+                let n = parts.len();
+                parts
+                    .into_iter()
+                    .enumerate()
+                    .map(move |(i, part)| (part.to_owned(), i + 1 < n))
+            })
+            .map(|(text, split)| {
                 *pos += 1;
                 Line {
                     time: None,
                     end: *pos,
                     text,
-                    split: false,
+                    split,
                 }
             })
             .collect();
