@@ -174,6 +174,11 @@ impl Collector {
         None
     }
 
+    /// The running collector's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("the collector is running").id()
+    }
+
     pub fn url(&self) -> String {
         format!("http://{}", self.http)
     }
