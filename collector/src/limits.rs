@@ -107,6 +107,13 @@ impl TokenBucket {
         }
     }
 
+    /// Whether the bucket has refilled to its burst: forgetting it changes nothing.
+    fn is_full(&self, now: Instant) -> bool {
+        let mut state = self.state.lock().expect("bucket lock");
+        self.refill(&mut state, now);
+        state.0 >= self.burst
+    }
+
     /// Takes `cost` tokens if they are there now (or, for a cost above the burst, if the bucket
     /// is full); otherwise takes nothing.
     pub fn try_take(&self, cost: u64, now: Instant) -> bool {
@@ -120,6 +127,9 @@ impl TokenBucket {
         }
     }
 }
+
+/// App buckets kept before full (idle) ones are forgotten.
+const MAX_APP_BUCKETS: usize = 4096;
 
 /// Refused connections told why at the same time.
 const MAX_REFUSING: usize = 64;
@@ -165,6 +175,11 @@ impl Limits {
             return None;
         }
         let mut apps = self.apps.lock().expect("app buckets lock");
+        if apps.len() >= MAX_APP_BUCKETS && !apps.contains_key(app) {
+            // Bounded: the buckets of apps quiet long enough to be full again go.
+            let now = Instant::now();
+            apps.retain(|_, b| !b.is_full(now));
+        }
         let bucket = apps.entry(app.to_owned()).or_insert_with(|| {
             Arc::new(TokenBucket::new(
                 c.app_rate_bytes_per_sec,
@@ -417,6 +432,23 @@ mod tests {
         let later = t0 + Duration::from_secs(10);
         assert!(b.try_take(5000, later));
         assert!(!b.try_take(1, later));
+    }
+
+    #[test]
+    fn idle_app_buckets_are_forgotten_past_the_bound() {
+        let limits = Limits::new(LimitsConfig {
+            app_rate_bytes_per_sec: 1000,
+            app_burst_bytes: 1000,
+            ..LimitsConfig::default()
+        });
+        let busy = limits.app_bucket("busy").expect("limited");
+        assert!(busy.try_take(1000, Instant::now()));
+        for i in 0..MAX_APP_BUCKETS {
+            let _ = limits.app_bucket(&format!("app{i}"));
+        }
+        let apps = limits.apps.lock().expect("lock");
+        assert!(apps.len() <= MAX_APP_BUCKETS, "{} buckets", apps.len());
+        assert!(apps.contains_key("busy"), "a bucket in use is kept");
     }
 
     #[test]
