@@ -19,11 +19,12 @@ use tokio_util::codec::FramedRead;
 use crate::config::LimitsConfig;
 use crate::metrics::{DropReason, Metrics};
 
-/// A limit by its config key under `[limits]` (or the top level for `max_frame_bytes`): the
-/// `limit` label of `logq_limit_hits_total`.
+/// A limit by its config key under `[limits]` (or the top level for `max_frame_bytes` and
+/// `handshake_timeout_ms`): the `limit` label of `logq_limit_hits_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Limit {
     MaxFrameBytes,
+    HandshakeTimeout,
     MaxLineBytes,
     MaxBatchLines,
     ConnectionRate,
@@ -36,8 +37,9 @@ pub enum Limit {
 }
 
 impl Limit {
-    pub const ALL: [Limit; 10] = [
+    pub const ALL: [Limit; 11] = [
         Limit::MaxFrameBytes,
+        Limit::HandshakeTimeout,
         Limit::MaxLineBytes,
         Limit::MaxBatchLines,
         Limit::ConnectionRate,
@@ -53,6 +55,7 @@ impl Limit {
     pub const fn key(self) -> &'static str {
         match self {
             Limit::MaxFrameBytes => "max_frame_bytes",
+            Limit::HandshakeTimeout => "handshake_timeout_ms",
             Limit::MaxLineBytes => "limits.max_line_bytes",
             Limit::MaxBatchLines => "limits.max_batch_lines",
             Limit::ConnectionRate => "limits.connection_rate_bytes_per_sec",

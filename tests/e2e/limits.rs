@@ -293,6 +293,14 @@ fn five_hundred_slow_connections_are_closed_while_a_shipper_keeps_its_throughput
         timeouts >= (SLOW / 2) as f64,
         "frame timeouts {timeouts}\n{text}"
     );
+    let handshakes = sample(
+        &text,
+        "logq_limit_hits_total{limit=\"handshake_timeout_ms\"}",
+    );
+    assert!(
+        handshakes >= (SLOW / 2) as f64,
+        "handshake timeouts {handshakes}\n{text}"
+    );
     assert_eq!(sample(&text, "logq_connections_open"), 0.0, "{text}");
 }
 

@@ -92,7 +92,11 @@ async fn connection(sock: TcpStream, peer: SocketAddr, ctx: IngestContext) -> Re
     let mut sink = FramedWrite::new(w, codec);
 
     let hello = match tokio::time::timeout(ctx.handshake_timeout, frames.next()).await {
-        Err(_) => return Err("no hello before the handshake timeout".into()),
+        Err(_) => {
+            let msg = "no hello before the handshake timeout";
+            ctx.metrics.limit_hit(Limit::HandshakeTimeout, msg);
+            return Err(msg.into());
+        }
         Ok(None) => return Ok(()),
         Ok(Some(Err(e))) => {
             count_frame_error(&ctx, &e);
