@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use thiserror::Error;
+use tokio::sync::Semaphore;
 
 /// A configuration that cannot be used, naming the key and the reason.
 #[derive(Debug, Error)]
@@ -53,6 +54,116 @@ pub struct Config {
     pub storage: StorageConfig,
     /// How much is kept: per app, in all, and the disk's free-space floor.
     pub retention: RetentionConfig,
+    /// Bounds on ingest and queries: line and batch sizes, rates, connections, timeouts.
+    pub limits: LimitsConfig,
+}
+
+/// Bounds on what clients may make the collector do. The defaults never bother a small
+/// deployment; each limit, when it applies, is counted in `logq_limit_hits_total{limit=...}` and
+/// said once in the log. Sizes and rates take "8MiB"-style strings or byte counts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Longest line stored whole, in bytes. A longer line is cut into pieces of at most this
+    /// many bytes, stored as consecutive records marked `split` (as the shipper cuts lines at
+    /// its `--max-line-bytes`); nothing is refused.
+    #[serde(deserialize_with = "size")]
+    pub max_line_bytes: u64,
+    /// Most lines in one TCP batch frame. A batch with more gets a fatal `frame_too_large`
+    /// error frame and the connection closes (its bytes are bounded by `max_frame_bytes`).
+    pub max_batch_lines: usize,
+    /// Line text one TCP connection may send per second, in bytes; 0 for no limit. Over it,
+    /// the collector reads the connection's next batch (and so acks) later: back-pressure,
+    /// nothing is dropped.
+    #[serde(deserialize_with = "size")]
+    pub connection_rate_bytes_per_sec: u64,
+    /// Bytes a connection may send at once above its rate.
+    #[serde(deserialize_with = "size")]
+    pub connection_burst_bytes: u64,
+    /// Line text one app may send per second over all transports, in bytes; 0 for no limit.
+    /// TCP waits as above; UDP datagrams over it are dropped and counted.
+    #[serde(deserialize_with = "size")]
+    pub app_rate_bytes_per_sec: u64,
+    /// Bytes an app may send at once above its rate.
+    #[serde(deserialize_with = "size")]
+    pub app_burst_bytes: u64,
+    /// Most open TCP ingest connections. Past it, a new connection gets an `unavailable`
+    /// error frame and is closed.
+    pub max_connections: usize,
+    /// A TCP connection that completes no frame for this long after its handshake is closed,
+    /// in seconds (the shipper reconnects when it has lines again).
+    pub idle_timeout_secs: u64,
+    /// Once the first byte of a frame has arrived, the whole frame must arrive within this time, in
+    /// milliseconds: a client trickling bytes is closed instead of holding a connection.
+    pub frame_timeout_ms: u64,
+    /// Largest HTTP request body, in bytes; a larger one gets 413.
+    #[serde(deserialize_with = "size")]
+    pub max_http_body_bytes: u64,
+    /// A search or histogram taking longer gets 503 with a message saying so, in milliseconds.
+    pub query_timeout_ms: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_line_bytes: 1024 * 1024,
+            max_batch_lines: 100_000,
+            connection_rate_bytes_per_sec: 64 * 1024 * 1024,
+            connection_burst_bytes: 64 * 1024 * 1024,
+            app_rate_bytes_per_sec: 32 * 1024 * 1024,
+            app_burst_bytes: 64 * 1024 * 1024,
+            max_connections: 1024,
+            idle_timeout_secs: 3600,
+            frame_timeout_ms: 30_000,
+            max_http_body_bytes: 8 * 1024 * 1024,
+            query_timeout_ms: 30_000,
+        }
+    }
+}
+
+impl LimitsConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, reason: &str| {
+            Err(ConfigError::Invalid {
+                key,
+                reason: reason.into(),
+            })
+        };
+        if self.max_line_bytes < 64 {
+            return invalid("limits.max_line_bytes", "must be at least 64");
+        }
+        if self.max_batch_lines == 0 {
+            return invalid("limits.max_batch_lines", "must be above 0");
+        }
+        if self.connection_rate_bytes_per_sec > 0 && self.connection_burst_bytes == 0 {
+            return invalid(
+                "limits.connection_burst_bytes",
+                "must be above 0 when connection_rate_bytes_per_sec is set",
+            );
+        }
+        if self.app_rate_bytes_per_sec > 0 && self.app_burst_bytes == 0 {
+            return invalid(
+                "limits.app_burst_bytes",
+                "must be above 0 when app_rate_bytes_per_sec is set",
+            );
+        }
+        if !(1..=Semaphore::MAX_PERMITS).contains(&self.max_connections) {
+            return invalid("limits.max_connections", "must be above 0");
+        }
+        if self.idle_timeout_secs == 0 {
+            return invalid("limits.idle_timeout_secs", "must be above 0");
+        }
+        if self.frame_timeout_ms < 100 {
+            return invalid("limits.frame_timeout_ms", "must be at least 100");
+        }
+        if self.max_http_body_bytes < 1024 {
+            return invalid("limits.max_http_body_bytes", "must be at least 1 KiB");
+        }
+        if self.query_timeout_ms == 0 {
+            return invalid("limits.query_timeout_ms", "must be above 0");
+        }
+        Ok(())
+    }
 }
 
 /// TLS for TCP ingest and HTTP (UDP cannot have it), with rustls.
@@ -325,6 +436,7 @@ impl Default for Config {
             index: IndexConfig::default(),
             storage: StorageConfig::default(),
             retention: RetentionConfig::default(),
+            limits: LimitsConfig::default(),
         }
     }
 }
@@ -440,6 +552,7 @@ impl Config {
                 );
             }
         }
+        self.limits.validate()?;
         self.check_exposure()
     }
 
@@ -615,6 +728,24 @@ mod tests {
                 .to_string()
                 .contains("../etc")
         );
+    }
+
+    #[test]
+    fn limits_take_sizes_and_name_their_keys() {
+        let config = Config::from_toml(
+            "[limits]\nmax_line_bytes = \"64KiB\"\napp_rate_bytes_per_sec = \"1MiB\"\n\
+             max_connections = 10\nidle_timeout_secs = 5\n",
+        )
+        .expect("parses");
+        config.validate().expect("valid");
+        assert_eq!(config.limits.max_line_bytes, 64 * 1024);
+        assert_eq!(config.limits.app_rate_bytes_per_sec, 1 << 20);
+        assert_eq!(config.limits.query_timeout_ms, 30_000, "defaults kept");
+        let err = Config::from_toml("[limits]\nmax_conections = 3\n").expect_err("typo");
+        assert!(err.contains("max_conections"), "{err}");
+        let config = Config::from_toml("[limits]\nframe_timeout_ms = 0\n").expect("parses");
+        let err = config.validate().expect_err("invalid").to_string();
+        assert!(err.contains("limits.frame_timeout_ms"), "{err}");
     }
 
     #[test]

@@ -13,6 +13,8 @@ pub mod auth;
 pub mod config;
 pub mod index;
 pub mod ingest;
+pub mod limits;
+pub mod metrics;
 pub mod normalize;
 pub mod query;
 pub mod server;

@@ -17,6 +17,8 @@ use crate::auth::{SharedTokens, Tokens};
 use crate::config::Config;
 use crate::index::{LogIndex, PendingDeletes, spawn_indexer};
 use crate::ingest::{IngestContext, tcp, udp};
+use crate::limits::Limits;
+use crate::metrics::Metrics;
 use crate::storage::{FreeSpace, Store, spawn_sealer, statvfs_probe};
 use crate::tls::{ServerTls, TlsListener};
 use crate::wal::{IndexedMarker, Wal, WalLocation};
@@ -83,6 +85,9 @@ pub async fn run_with(
     )
     .context("while opening the segment store")?;
     let store = Arc::new(store);
+    let metrics = Arc::new(Metrics::new());
+    store.set_metrics(metrics.clone());
+    let limits = Arc::new(Limits::new(config.limits.clone()));
     tracing::info!(
         segments = store_report.segments,
         splits_rebuilt = store_report.splits_rebuilt,
@@ -178,6 +183,8 @@ pub async fn run_with(
         tokens: tokens.clone(),
         tls: tls.as_ref().map(|t| t.ingest.clone()),
         store: Some(store.clone()),
+        metrics: metrics.clone(),
+        limits: limits.clone(),
     };
     drop(wal);
     let tracker = TaskTracker::new();
@@ -196,6 +203,7 @@ pub async fn run_with(
     let stop_sealer = Arc::new(AtomicBool::new(false));
     let sealer = spawn_sealer(store.clone(), deletes, stop_sealer.clone())
         .context("while starting the sealer")?;
+    let ready = Arc::new(AtomicBool::new(false));
     let app = router(
         ApiState {
             index: index.clone(),
@@ -203,6 +211,9 @@ pub async fn run_with(
             tokens: tokens.clone(),
             watermarks: watermarks_rx,
             shutdown: shutdown.clone(),
+            metrics,
+            limits,
+            ready: ready.clone(),
         },
         ctx,
     );
@@ -236,9 +247,11 @@ pub async fn run_with(
         shutdown.clone(),
     ));
     tracing::info!(http = %addrs.http, tcp = %addrs.tcp, udp = %addrs.udp, data_dir = %data_dir.display(), "collector ready");
+    ready.store(true, Ordering::SeqCst);
     on_ready(addrs);
 
     shutdown.cancelled().await;
+    ready.store(false, Ordering::SeqCst);
     tracing::info!("shutting down: draining connections");
     tracker.close();
     if tokio::time::timeout(SHUTDOWN_DEADLINE, tracker.wait())

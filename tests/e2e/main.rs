@@ -3,6 +3,7 @@
 
 mod browser;
 mod delivery;
+mod limits;
 mod normalize;
 mod pm2;
 mod protocol;

@@ -174,13 +174,13 @@ impl Collector {
         None
     }
 
-    pub fn url(&self) -> String {
-        format!("http://{}", self.http)
-    }
-
     /// The running collector's process id.
     pub fn pid(&self) -> u32 {
-        self.child.as_ref().expect("collector running").id()
+        self.child.as_ref().expect("the collector is running").id()
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.http)
     }
 
     /// `GET /api/v1/search` with these parameters; returns (hits newest first, total).

@@ -2,8 +2,10 @@
 //! `/api/v1/tail` (server-sent events), `/api/v1/apps` and `POST /api/v1/ingest`
 //! ([`crate::ingest::http`]), documented in docs/API.md, and the
 //! page at `/` ([`crate::web`]). Errors are JSON `{"error": "..."}`, mapped to status codes in
-//! one place ([`ApiError`]).
+//! one place ([`ApiError`]). `/metrics`, `/readyz`, the body limit and the query time limit
+//! are in [`ops`].
 
+mod ops;
 mod params;
 mod search;
 mod tail;
@@ -34,6 +36,11 @@ pub struct ApiState {
     pub watermarks: tokio::sync::watch::Receiver<Watermarks>,
     /// Cancelled at shutdown: live tails end so that the server can.
     pub shutdown: CancellationToken,
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// `max_http_body_bytes` and `query_timeout_ms` apply here.
+    pub limits: Arc<crate::limits::Limits>,
+    /// Set once the WAL is recovered and storage open; `/readyz` answers from it.
+    pub ready: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The router with every route; `ingest` serves `POST /api/v1/ingest`.
@@ -47,6 +54,15 @@ pub fn router(state: ApiState, ingest: IngestContext) -> Router {
         .route("/api/v1/apps", get(apps))
         .merge(crate::ingest::http::routes(ingest))
         .merge(crate::ui::routes())
+        .route("/metrics", get(ops::metrics))
+        .route("/readyz", get(ops::readyz))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            ops::guard,
+        ))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            usize::try_from(state.limits.config.max_http_body_bytes).unwrap_or(usize::MAX),
+        ))
         .with_state(state)
 }
 
@@ -67,6 +83,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Internal(String),
+    /// Over `limits.query_timeout_ms`.
+    #[error("{0}")]
+    TimedOut(String),
 }
 
 impl From<SearchError> for ApiError {
@@ -89,6 +108,7 @@ impl IntoResponse for ApiError {
             ApiError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, m),
             ApiError::PayloadTooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m),
+            ApiError::TimedOut(m) => (StatusCode::SERVICE_UNAVAILABLE, m),
             ApiError::Internal(m) => {
                 tracing::error!(error = %m, "api request failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, m)

@@ -10,6 +10,7 @@ use jiff::{Timestamp, Zoned};
 use logq_schemas::StoredRecord;
 use serde::Serialize;
 
+use super::ops::time_limited;
 use super::params::FILTERS;
 use super::{ApiError, ApiState, RawParams, admit, blocking};
 use crate::index::histogram::{Buckets, MAX_BUCKETS};
@@ -66,7 +67,10 @@ pub async fn search(
     let after = params.number("after", 0, MAX_CONTEXT)?;
     let started = Instant::now();
     let (index, store) = (state.index.clone(), state.store.clone());
-    let (found, store) = blocking(move || store.find(&index, &req).map(|f| (f, store))).await??;
+    let (found, store) = time_limited(&state, "search", async {
+        Ok(blocking(move || store.find(&index, &req).map(|f| (f, store))).await??)
+    })
+    .await?;
     let mut found = found;
     if oldest_first {
         found.oldest_first();
@@ -163,7 +167,10 @@ pub async fn histogram(
     let max = params.number("buckets", 60, MAX_BUCKETS)?.max(1);
     let buckets = Buckets::covering(nanos(since), nanos(until), max);
     let (index, store) = (state.index.clone(), state.store.clone());
-    let counted = blocking(move || store.histogram(&index, &req, buckets)).await??;
+    let counted = time_limited(&state, "histogram", async {
+        Ok(blocking(move || store.histogram(&index, &req, buckets)).await??)
+    })
+    .await?;
     let start = |i: usize| {
         Timestamp::from_nanosecond(
             i128::from(counted.start) + i as i128 * i128::from(counted.width),

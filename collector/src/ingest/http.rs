@@ -19,13 +19,14 @@ use axum::routing::post;
 use axum::{Json, Router};
 use bytes::Bytes;
 use jiff::Timestamp;
-use logq_schemas::{Line, validate_app_name};
+use logq_schemas::validate_app_name;
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
 use super::IngestContext;
 use crate::api::{ApiError, bearer};
 use crate::auth::AuthError;
+use crate::metrics::Transport;
 use crate::wal::{Append, StreamMeta};
 
 /// Lines one request may carry.
@@ -67,7 +68,7 @@ struct HttpIngest {
     next: Arc<Mutex<HashMap<String, u64>>>,
 }
 
-/// The ingest route, with its own state; its body limit is the frame limit of TCP ingest.
+/// The ingest route, with its own state; bodies are limited by `limits.max_http_body_bytes`.
 pub fn routes<S: Clone + Send + Sync + 'static>(ctx: IngestContext) -> Router<S> {
     Router::new()
         .route("/api/v1/ingest", post(ingest))
@@ -87,7 +88,8 @@ async fn ingest(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Accepted>, ApiError> {
-    let body = read_body(&headers, body, state.ctx.max_frame_bytes).await?;
+    let limit = usize::try_from(state.ctx.limits.config.max_http_body_bytes).unwrap_or(usize::MAX);
+    let body = read_body(&headers, body, limit).await?;
     let grant = state
         .ctx
         .tokens
@@ -110,6 +112,17 @@ async fn ingest(
         )));
     }
     let accepted = body.lines.len();
+    let bytes = body.lines.iter().map(|l| l.len() as u64).sum();
+    let metrics = &state.ctx.metrics;
+    metrics.received(&body.app, Transport::Http, accepted as u64, bytes);
+    // Back-pressure, as for TCP: an app over its rate waits (so does the answer).
+    state
+        .ctx
+        .limits
+        .throttle(None, &body.app, bytes, metrics)
+        .await;
+    let timer = metrics.ingest_timer(Transport::Http);
+    let max = super::max_line_bytes(&state.ctx, &body.app, &body.lines);
     let key = format!("http:{}/{}/{}", body.host, body.app, body.stream);
     let now = Timestamp::now();
     let pending = {
@@ -117,19 +130,7 @@ async fn ingest(
         let pos = next
             .entry(key.clone())
             .or_insert_with(|| state.ctx.wal.position(&key).unwrap_or(0));
-        let lines = body
-            .lines
-            .into_iter()
-            .map(|text| {
-                *pos += 1;
-                Line {
-                    time: None,
-                    end: *pos,
-                    text,
-                    split: false,
-                }
-            })
-            .collect();
+        let lines = super::number_lines(&body.lines, pos, max);
         let meta = Arc::new(StreamMeta {
             fields: Default::default(),
             key,
@@ -152,7 +153,10 @@ async fn ingest(
             .map_err(|e| ApiError::Internal(e.to_string()))?
     };
     match pending.await {
-        Ok(Ok(_)) => Ok(Json(Accepted { accepted })),
+        Ok(Ok(_)) => {
+            timer.observe();
+            Ok(Json(Accepted { accepted }))
+        }
         Ok(Err(e)) => Err(ApiError::Internal(format!("cannot store: {e}"))),
         Err(_) => Err(ApiError::Unavailable(
             "the collector is shutting down".into(),
@@ -165,7 +169,7 @@ async fn ingest(
 async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
     let too_large = || {
         ApiError::PayloadTooLarge(format!(
-            "an ingest body may hold at most {limit} bytes (max_frame_bytes)"
+            "an ingest body may hold at most {limit} bytes (limits.max_http_body_bytes)"
         ))
     };
     let declared = headers

@@ -17,7 +17,7 @@ use logq_schemas::{
     StreamInfo, StreamPosition, Welcome, validate_app_name, validate_stream_fields,
 };
 use tokio::io::{AsyncRead, AsyncWrite, ReadHalf, WriteHalf};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_util::codec::{FramedRead, FramedWrite};
 use tokio_util::sync::CancellationToken;
@@ -25,6 +25,8 @@ use tokio_util::task::TaskTracker;
 
 use super::IngestContext;
 use crate::auth::IngestGrant;
+use crate::limits::{Limit, Next, next_frame};
+use crate::metrics::{DropReason, LatencyTimer, RefusedReason, Transport};
 use crate::wal::{Append, PendingAppend, StreamMeta};
 
 /// Batches whose acks may be outstanding on one connection.
@@ -32,6 +34,8 @@ const MAX_IN_FLIGHT: usize = 64;
 /// How long a throttled batch waits at most before it goes on to the WAL.
 const MAX_THROTTLE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 const THROTTLE_POLL: std::time::Duration = std::time::Duration::from_millis(20);
+/// How long a refused connection is drained before it closes.
+const REFUSE_LINGER: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Accepts connections until `shutdown` fires.
 pub async fn serve(
@@ -52,9 +56,14 @@ pub async fn serve(
                 }
             },
         };
+        let Ok(permit) = ctx.limits.connections.clone().try_acquire_owned() else {
+            tracker.spawn(refuse_busy(sock, ctx.clone()));
+            continue;
+        };
         let ctx = ctx.clone();
         let shutdown = shutdown.clone();
         tracker.spawn(async move {
+            let (_permit, _open) = (permit, ctx.metrics.connection_opened());
             let _ = sock.set_nodelay(true);
             let served = async {
                 match &ctx.tls {
@@ -82,6 +91,7 @@ enum Outgoing {
     Ack {
         stream: String,
         pending: PendingAppend,
+        timer: LatencyTimer,
     },
 }
 
@@ -100,9 +110,16 @@ async fn connection<S: Io>(sock: S, peer: SocketAddr, ctx: &IngestContext) -> Re
     let mut sink = FramedWrite::new(w, codec);
 
     let hello = match tokio::time::timeout(ctx.handshake_timeout, frames.next()).await {
-        Err(_) => return Err("no hello before the handshake timeout".into()),
+        Err(_) => {
+            let msg = "no hello before the handshake timeout";
+            ctx.metrics.limit_hit(Limit::HandshakeTimeout, msg);
+            return Err(msg.into());
+        }
         Ok(None) => return Ok(()),
-        Ok(Some(Err(e))) => return refuse(&mut sink, frame_error(&e)).await,
+        Ok(Some(Err(e))) => {
+            count_frame_error(&ctx, &e);
+            return refuse(&mut sink, frame_error(&e)).await;
+        }
         Ok(Some(Ok(Frame::Hello(hello)))) => hello,
         Ok(Some(Ok(other))) => {
             let msg = format!("expected hello, got {}", other.kind());
@@ -161,11 +178,23 @@ async fn read_loop<S: Io>(
         let _ = out.send(Outgoing::Frame(Frame::Error(err))).await;
         Err(reason)
     };
-    while let Some(frame) = frames.next().await {
+    let connection_bucket = ctx.limits.connection_bucket();
+    loop {
+        let frame = match next_frame(frames, &ctx.limits.config).await {
+            Next::Frame(frame) => frame,
+            Next::End => break,
+            Next::Stalled(limit, msg) => {
+                ctx.metrics.limit_hit(limit, &msg);
+                return fail(ErrorFrame::fatal(ErrorCode::Unavailable, msg)).await;
+            }
+        };
         let frame = match frame {
             Ok(frame) => frame,
             Err(FrameError::Io(e)) => return Err(e.to_string()),
-            Err(e) => return fail(frame_error(&e)).await,
+            Err(e) => {
+                count_frame_error(ctx, &e);
+                return fail(frame_error(&e)).await;
+            }
         };
         match frame {
             Frame::Batch(batch) => {
@@ -179,6 +208,24 @@ async fn read_loop<S: Io>(
                 if let Err(err) = check_positions(&batch) {
                     return fail(err).await;
                 }
+                let timer = ctx.metrics.ingest_timer(Transport::Tcp);
+                let (lines, bytes) = (batch.lines.len(), text_bytes(&batch.lines));
+                ctx.metrics
+                    .received(&meta.app, Transport::Tcp, lines as u64, bytes);
+                if lines > ctx.limits.config.max_batch_lines {
+                    let msg = format!(
+                        "batch of {lines} lines; at most {} (limits.max_batch_lines)",
+                        ctx.limits.config.max_batch_lines
+                    );
+                    ctx.metrics
+                        .dropped(Some(&meta.app), DropReason::BatchTooLarge, lines as u64);
+                    ctx.metrics.limit_hit(Limit::MaxBatchLines, &msg);
+                    return fail(ErrorFrame::fatal(ErrorCode::FrameTooLarge, msg)).await;
+                }
+                // Back-pressure: over its rate, the batch (and so its ack) waits.
+                ctx.limits
+                    .throttle(connection_bucket.as_ref(), &meta.app, bytes, &ctx.metrics)
+                    .await;
                 // Back-pressure: the batch (and so its ack) waits while its app holds most
                 // of the unsealed data and that is over its budget.
                 let waiting = Instant::now();
@@ -198,11 +245,17 @@ async fn read_loop<S: Io>(
                     return fail(ErrorFrame::fatal(ErrorCode::Unavailable, msg)).await;
                 }
                 let stream = batch.stream;
+                let lines = ctx.limits.cut_lines(
+                    batch.lines,
+                    || ctx.wal.position(&meta.key),
+                    &meta.app,
+                    &ctx.metrics,
+                );
                 let append = Append {
                     meta,
                     read_at: batch.read_at,
                     received: Timestamp::now(),
-                    lines: batch.lines,
+                    lines,
                 };
                 // Submitted here, in frame order, so the WAL sees a stream's batches in order.
                 let pending = match ctx.wal.submit(append).await {
@@ -211,7 +264,12 @@ async fn read_loop<S: Io>(
                         return fail(ErrorFrame::fatal(ErrorCode::Internal, e.to_string())).await;
                     }
                 };
-                if out.send(Outgoing::Ack { stream, pending }).await.is_err() {
+                let ack = Outgoing::Ack {
+                    stream,
+                    pending,
+                    timer,
+                };
+                if out.send(ack).await.is_err() {
                     return Err("writer closed".into());
                 }
             }
@@ -246,8 +304,15 @@ async fn write_loop<S: Io>(
     while let Some(out) = rx.recv().await {
         let frame = match out {
             Outgoing::Frame(frame) => frame,
-            Outgoing::Ack { stream, pending } => match pending.await {
-                Ok(Ok(position)) => Frame::Ack(Ack { stream, position }),
+            Outgoing::Ack {
+                stream,
+                pending,
+                timer,
+            } => match pending.await {
+                Ok(Ok(position)) => {
+                    timer.observe();
+                    Frame::Ack(Ack { stream, position })
+                }
                 Ok(Err(e)) => {
                     let err = ErrorFrame::fatal(ErrorCode::Internal, format!("cannot store: {e}"));
                     let _ = sink.send(&Frame::Error(err)).await;
@@ -269,6 +334,55 @@ async fn refuse<S: Io>(sink: &mut Writer<S>, err: ErrorFrame) -> Result<(), Stri
     let reason = err.message.clone();
     let _ = sink.send(&Frame::Error(err)).await;
     Err(reason)
+}
+
+/// Bytes of line text in `lines`: what rates and metrics count.
+fn text_bytes(lines: &[logq_schemas::Line]) -> u64 {
+    lines.iter().map(|l| l.text.len() as u64).sum()
+}
+
+/// Refuses a connection past `limits.max_connections`: an `unavailable` error frame, then a
+/// close. What the client sent meanwhile is read and discarded for a moment, so that the
+/// close does not reset the connection before the client reads the frame. Only a few are told
+/// at a time; the others are closed at once. On a TLS listener the frame cannot be sent
+/// without a handshake, which is the work being refused: the connection is just closed.
+async fn refuse_busy(mut sock: TcpStream, ctx: IngestContext) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let max = ctx.limits.config.max_connections;
+    ctx.metrics
+        .connection_refused(RefusedReason::MaxConnections);
+    ctx.metrics.limit_hit(
+        Limit::MaxConnections,
+        format_args!("{max} TCP ingest connections open; refusing new ones"),
+    );
+    if ctx.tls.is_some() {
+        return;
+    }
+    let Ok(_telling) = ctx.limits.refusing.clone().try_acquire_owned() else {
+        return;
+    };
+    let msg = format!("{max} connections open (limits.max_connections); retry later");
+    let Ok(bytes) = FrameCodec::new(ctx.max_frame_bytes).encode_to_vec(&Frame::Error(
+        ErrorFrame::fatal(ErrorCode::Unavailable, msg),
+    )) else {
+        return;
+    };
+    let _ = tokio::time::timeout(REFUSE_LINGER, async {
+        sock.write_all(&bytes).await?;
+        sock.shutdown().await?;
+        let mut sink = [0u8; 4096];
+        while sock.read(&mut sink).await? > 0 {}
+        Ok::<_, std::io::Error>(())
+    })
+    .await;
+}
+
+/// Counts a frame over `max_frame_bytes` (other bad frames are protocol errors, not limits).
+fn count_frame_error(ctx: &IngestContext, e: &FrameError) {
+    if let FrameError::TooLarge { .. } = e {
+        ctx.metrics.dropped(None, DropReason::FrameTooLarge, 1);
+        ctx.metrics.limit_hit(Limit::MaxFrameBytes, e);
+    }
 }
 
 fn frame_error(e: &FrameError) -> ErrorFrame {

@@ -10,12 +10,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use jiff::Timestamp;
 use logq_schemas::udp::{MAX_DATAGRAM_BYTES, UdpBatch};
-use logq_schemas::{Line, PROTOCOL_VERSION, validate_app_name};
+use logq_schemas::{PROTOCOL_VERSION, validate_app_name};
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 
 use super::IngestContext;
 use crate::auth::Tokens;
+use crate::limits::Limit;
+use crate::metrics::{DropReason, Transport};
 use crate::wal::{Append, StreamMeta};
 
 /// Counters of the UDP listener.
@@ -52,6 +54,7 @@ pub async fn serve(
             Ok(batch) => batch,
             Err(reason) => {
                 stats.dropped_datagrams.fetch_add(1, Ordering::Relaxed);
+                ctx.metrics.dropped(None, DropReason::UdpDecode, 1);
                 if !warned {
                     tracing::warn!(%peer, %reason, "dropped a udp datagram (said once; see metrics)");
                     warned = true;
@@ -59,23 +62,26 @@ pub async fn serve(
                 continue;
             }
         };
+        let bytes = batch.lines.iter().map(|l| l.len() as u64).sum();
+        let count = batch.lines.len() as u64;
+        ctx.metrics
+            .received(&batch.app, Transport::Udp, count, bytes);
+        if !ctx.limits.admit(&batch.app, bytes) {
+            ctx.metrics
+                .dropped(Some(&batch.app), DropReason::RateLimit, count);
+            let app = &batch.app;
+            ctx.metrics.limit_hit(
+                Limit::AppRate,
+                format_args!("app {app:?}: udp datagrams over the rate are dropped"),
+            );
+            continue;
+        }
         let key = format!("udp:{}/{}/{}", batch.host, batch.app, batch.stream);
         let pos = next_pos
             .entry(key.clone())
             .or_insert_with(|| ctx.wal.position(&key).unwrap_or(0));
-        let lines: Vec<Line> = batch
-            .lines
-            .into_iter()
-            .map(|text| {
-                *pos += 1;
-                Line {
-                    time: None,
-                    end: *pos,
-                    text,
-                    split: false,
-                }
-            })
-            .collect();
+        let max = super::max_line_bytes(&ctx, &batch.app, &batch.lines);
+        let lines = super::number_lines(&batch.lines, pos, max);
         stats.lines.fetch_add(lines.len() as u64, Ordering::Relaxed);
         let now = Timestamp::now();
         let meta = Arc::new(StreamMeta {

@@ -180,6 +180,8 @@ pub struct Store {
     damaged: Mutex<std::collections::BTreeSet<u64>>,
     /// Records lost to damage since start.
     records_lost: std::sync::atomic::AtomicU64,
+    /// Where appends and evictions are counted, once the server sets it.
+    metrics: std::sync::OnceLock<Arc<crate::metrics::Metrics>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -342,6 +344,7 @@ impl Store {
             throttled: RwLock::new(Vec::new()),
             damaged: Mutex::new(Default::default()),
             records_lost: std::sync::atomic::AtomicU64::new(report.records_lost),
+            metrics: std::sync::OnceLock::new(),
         };
         store.write_manifest()?;
         Ok((store, report))
@@ -408,6 +411,11 @@ impl Store {
             .any(|a| a == app)
     }
 
+    /// Counts appends and evictions into `metrics` from now on (the first call wins).
+    pub fn set_metrics(&self, metrics: Arc<crate::metrics::Metrics>) {
+        let _ = self.metrics.set(metrics);
+    }
+
     /// Evictions so far, by reason.
     pub fn evictions(&self) -> HashMap<EvictReason, u64> {
         self.evictions.lock().expect("evictions").clone()
@@ -438,6 +446,9 @@ impl Store {
             active.insert(app.clone(), segment);
         }
         let segment = active.get_mut(&app).expect("just inserted");
+        if let Some(m) = self.metrics.get() {
+            m.stored(&app, records.len() as u64);
+        }
         let mut failed = None;
         for r in records.iter() {
             if let Err(e) = segment.push(r.clone(), at) {
@@ -817,6 +828,9 @@ impl Store {
             .expect("evictions")
             .entry(reason)
             .or_default() += 1;
+        if let Some(m) = self.metrics.get() {
+            m.evicted(reason);
+        }
         tracing::info!(app = %s.app, seq = s.seq, records = s.records, bytes = s.disk_bytes(), ?reason, "evicted a segment");
         evicted.push((s.clone(), reason));
     }
