@@ -41,6 +41,9 @@ pub struct Pm2 {
     pub bin: PathBuf,
     /// `PM2_HOME`.
     pub home: PathBuf,
+    /// Targets followed beside pm2's (a config file's `[[tail]]` entries): the one tailer of
+    /// the process follows both, so they are set together.
+    pub also: Vec<Target>,
 }
 
 /// A process as `pm2 jlist` describes it (only what is used).
@@ -138,9 +141,10 @@ impl Pm2 {
         rustix::process::test_kill_process(pid).is_ok()
     }
 
-    /// The targets for `processes`, with pm2's daemon log.
+    /// The targets for `processes`, with pm2's daemon log and the targets `also` followed.
     pub fn targets(&self, processes: &[Process]) -> Vec<Target> {
-        let mut targets = targets_of(processes);
+        let mut targets = self.also.clone();
+        targets.extend(targets_of(processes));
         targets.push(Target {
             pattern: self.home.join("pm2.log").display().to_string(),
             app: "pm2".to_owned(),
@@ -367,6 +371,7 @@ mod tests {
         let pm2 = Pm2 {
             bin: "/nonexistent/pm2".into(),
             home: dir.path().to_owned(),
+            also: Vec::new(),
         };
         assert!(matches!(pm2.list(), Err(ListError::NotRunning(_))));
     }

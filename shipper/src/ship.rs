@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::backoff::Backoff;
 use crate::source::{Placement, SeekHandle, SourceEvent};
 use crate::state::{JobState, StreamCheckpoint};
+use crate::tls::TlsClient;
 use crate::transport::{self, Conn, ConnectError};
 
 /// Bytes of read lines held across all streams before every stream's lines are sent.
@@ -32,6 +33,8 @@ const SHUTDOWN_ACK_WAIT: Duration = Duration::from_secs(5);
 pub struct ShipConfig {
     /// Collector TCP address.
     pub to: String,
+    /// TLS over the TCP connection, when set.
+    pub tls: Option<TlsClient>,
     pub token: Option<String>,
     pub host: String,
     pub tz: String,
@@ -138,7 +141,12 @@ impl Core {
             let hello = self.hello();
             let attempt = tokio::select! {
                 _ = shutdown.cancelled() => break self.undelivered_outcome(),
-                a = transport::connect(&self.config.to, hello, self.config.max_frame_bytes) => a,
+                a = transport::connect(
+                    &self.config.to,
+                    self.config.tls.as_ref(),
+                    hello,
+                    self.config.max_frame_bytes,
+                ) => a,
             };
             let wait = match attempt {
                 Ok((conn, welcome)) => {
@@ -175,6 +183,13 @@ impl Core {
                     }
                 }
                 Err(ConnectError::Fatal(msg)) => break Outcome::Refused(msg),
+                Err(ConnectError::Tls(reason)) => {
+                    if last_warn.is_none_or(|t| t.elapsed() >= WARN_EVERY) {
+                        tracing::error!(to = %self.config.to, %reason, "tls handshake with the collector failed; retrying");
+                        last_warn = Some(Instant::now());
+                    }
+                    true
+                }
                 Err(ConnectError::Retry(reason)) => {
                     if last_warn.is_none_or(|t| t.elapsed() >= WARN_EVERY) {
                         tracing::warn!(to = %self.config.to, %reason, "collector unreachable; retrying");
