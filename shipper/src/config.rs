@@ -281,9 +281,7 @@ fn location(text: &str, span: Option<std::ops::Range<usize>>) -> String {
     };
     let start = span.start.min(text.len());
     let line_no = text[..start].matches('\n').count() + 1;
-    let line = text[..start]
-        .rfind('\n')
-        .map_or(text, |nl| &text[nl + 1..]);
+    let line = text[..start].rfind('\n').map_or(text, |nl| &text[nl + 1..]);
     let line = line.lines().next().unwrap_or("").trim();
     match line.split_once('=') {
         Some((key, _)) if !line.starts_with('[') => {

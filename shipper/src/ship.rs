@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::backoff::Backoff;
-use crate::source::{Placement, SeekHandle, SourceEvent};
+use crate::source::{Held, Placement, SeekHandle, SourceEvent};
 use crate::state::{JobState, StreamCheckpoint};
 use crate::tls::TlsClient;
 use crate::transport::{self, Conn, ConnectError};
@@ -70,6 +70,10 @@ struct Stream {
     declared: bool,
     /// Lines read but not yet sent.
     queue: VecDeque<Line>,
+    /// The source's budget held by queued lines, with the end of each event's last line:
+    /// given back once those lines are sent, so that a source reads ahead of the connection
+    /// by its budget, not by its budget plus this queue.
+    held: VecDeque<(u64, Held)>,
     queue_bytes: usize,
     /// Highest end sent on the current connection.
     sent: Option<u64>,
@@ -357,6 +361,7 @@ impl Core {
                         generation: 0,
                         declared: false,
                         queue: VecDeque::new(),
+                        held: VecDeque::new(),
                         queue_bytes: 0,
                         sent: None,
                         oldest_unsent: None,
@@ -371,6 +376,7 @@ impl Core {
                 stream,
                 generation,
                 lines,
+                held,
             } => {
                 let s = self.streams.get_mut(&stream)?;
                 if generation != s.generation || !s.declared {
@@ -378,6 +384,9 @@ impl Core {
                 }
                 s.oldest_unsent.get_or_insert_with(Instant::now);
                 s.read_at.get_or_insert_with(Timestamp::now);
+                if let Some(last) = lines.last() {
+                    s.held.push_back((last.end, held));
+                }
                 for line in lines {
                     s.queue_bytes += line.text.len();
                     s.queue.push_back(line);
@@ -421,6 +430,7 @@ impl Core {
         let start = position.or(checkpoint).unwrap_or(0);
         s.generation += 1;
         s.queue.clear();
+        s.held.clear();
         s.queue_bytes = 0;
         s.sent = Some(start);
         s.acked = Some(start);
@@ -438,6 +448,7 @@ impl Core {
             s.declared = false;
             s.seek.set(Placement::Paused);
             s.queue.clear();
+            s.held.clear();
             s.queue_bytes = 0;
         }
     }
@@ -492,6 +503,9 @@ impl Core {
                     break;
                 };
                 s.sent = Some(last_end);
+                while s.held.front().is_some_and(|(end, _)| *end <= last_end) {
+                    s.held.pop_front();
+                }
                 s.oldest_unsent = (!s.queue.is_empty()).then(Instant::now);
                 s.read_at = None;
             }
