@@ -10,6 +10,7 @@ mod query;
 mod rotation;
 mod run;
 mod search;
+mod shipper_memory;
 mod storage;
 mod supervisor;
 mod util;
