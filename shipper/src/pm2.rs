@@ -366,6 +366,26 @@ mod tests {
     }
 
     #[test]
+    fn a_config_files_tail_targets_are_followed_beside_pm2s() {
+        let also = Target::tail("/var/log/nginx/*.log", "nginx", None);
+        let pm2 = Pm2 {
+            bin: "pm2".into(),
+            home: "/home/deploy/.pm2".into(),
+            also: vec![also.clone()],
+        };
+        let targets = pm2.targets(&[]);
+        assert_eq!(
+            targets.first(),
+            Some(&also),
+            "the file's targets come first"
+        );
+        assert_eq!(
+            targets.last().map(|t| (t.app.as_str(), t.pattern.as_str())),
+            Some(("pm2", "/home/deploy/.pm2/pm2.log"))
+        );
+    }
+
+    #[test]
     fn a_home_without_a_daemon_is_not_listed() {
         let dir = tempfile::tempdir().expect("tempdir");
         let pm2 = Pm2 {
