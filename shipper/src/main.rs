@@ -266,12 +266,6 @@ fn start_sources(
     tx: mpsc::Sender<SourceEvent>,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<Job> {
-    let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
-        std::thread::Builder::new()
-            .name(name.into())
-            .spawn(f)
-            .with_context(|| format!("while starting the {name} thread"))
-    };
     let command = match sources {
         Sources::Command(command) => command,
         Sources::Config { targets, pm2 } => {
@@ -389,6 +383,15 @@ fn start_sources(
     }
 }
 
+/// Starts a named source thread.
+fn spawn(name: &str, f: Box<dyn FnOnce() + Send>) -> anyhow::Result<()> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(f)
+        .map(drop)
+        .with_context(|| format!("while starting the {name} thread"))
+}
+
 /// Follows pm2's processes (and the targets beside them) with one tailer.
 fn follow_pm2(
     args: &Args,
@@ -407,12 +410,6 @@ fn follow_pm2(
         Err(ListError::Failed(e)) => return Err(e),
     }
     let tailer = tailer(args, state, tx, targets.clone(), follow);
-    let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
-        std::thread::Builder::new()
-            .name(name.into())
-            .spawn(f)
-            .with_context(|| format!("while starting the {name} thread"))
-    };
     spawn("pm2", Box::new(move || pm2.follow(targets)))?;
     spawn("tail", Box::new(move || tailer.run()))?;
     Ok(Job::Tail)
