@@ -16,9 +16,15 @@ pub struct Args {
         global = true
     )]
     pub server: String,
-    /// API token, sent as a bearer token.
+    /// API token, sent as a bearer token (visible in `ps`: prefer --token-file or LOGQ_TOKEN).
     #[arg(long, env = "LOGQ_TOKEN", global = true, hide_env_values = true)]
     pub token: Option<String>,
+    /// File holding the API token (its trailing newline is trimmed).
+    #[arg(long, value_name = "FILE", global = true, conflicts_with = "token")]
+    pub token_file: Option<std::path::PathBuf>,
+    /// PEM bundle of the CAs to trust for an https --server (default: the webpki roots).
+    #[arg(long, env = "LOGQ_CA", value_name = "FILE", global = true)]
+    pub ca: Option<std::path::PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -205,6 +211,24 @@ mod tests {
         );
         assert!(Args::try_parse_from(["logq", "search", "x", "--count", "--histogram"]).is_err());
         assert!(Args::try_parse_from(["logq", "search", "x", "--buckets", "5"]).is_err());
+    }
+
+    #[test]
+    fn tls_and_token_file_flags() {
+        let args = parse(&[
+            "apps",
+            "--server",
+            "https://logs:7700",
+            "--ca",
+            "/ca.pem",
+            "--token-file",
+            "/t",
+        ]);
+        assert_eq!(args.ca.as_deref(), Some(std::path::Path::new("/ca.pem")));
+        assert_eq!(args.token_file.as_deref(), Some(std::path::Path::new("/t")));
+        assert!(
+            Args::try_parse_from(["logq", "apps", "--token", "a", "--token-file", "/t"]).is_err()
+        );
     }
 
     #[test]

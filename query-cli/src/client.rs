@@ -1,5 +1,6 @@
 //! HTTP client for the collector's API: one agent, timeouts, and errors as one readable line.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use logq_schemas::StoredRecord;
@@ -146,9 +147,112 @@ pub enum TailEvent {
     Resumed,
 }
 
+/// Why the client cannot be set up (before any request).
+#[derive(Debug, Error)]
+pub enum SetupError {
+    #[error("cannot read CA file {path}: {reason}")]
+    Ca { path: PathBuf, reason: String },
+    #[error("CA file {path} holds no PEM certificate")]
+    NoCertificate { path: PathBuf },
+    #[error("cannot read token file {path}: {reason}")]
+    TokenFile { path: PathBuf, reason: String },
+    #[error("--server {0:?} is not an http:// or https:// URL")]
+    Server(String),
+}
+
+/// Largest token file read (a token is one line).
+const MAX_TOKEN_FILE_BYTES: u64 = 64 * 1024;
+
+/// How the client connects: the server, a token, and for https the CAs to trust.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub server: String,
+    pub token: Option<String>,
+    /// The CA certificates (DER) to trust; `None` trusts the webpki (Mozilla) roots.
+    pub roots: Option<Vec<ureq::tls::Certificate<'static>>>,
+}
+
+impl ClientConfig {
+    /// Reads the CA bundle and the token file, if named, and checks the server URL.
+    pub fn new(
+        server: &str,
+        token: Option<String>,
+        token_file: Option<&Path>,
+        ca: Option<&Path>,
+    ) -> Result<ClientConfig, SetupError> {
+        if !(server.starts_with("http://") || server.starts_with("https://")) {
+            return Err(SetupError::Server(server.to_owned()));
+        }
+        let token = match token_file {
+            Some(path) => Some(read_token_file(path)?),
+            None => token,
+        };
+        let roots = ca.map(read_ca).transpose()?;
+        Ok(ClientConfig {
+            server: server.trim_end_matches('/').to_owned(),
+            token,
+            roots,
+        })
+    }
+}
+
+/// Every certificate of the PEM bundle at `path`; at least one.
+fn read_ca(path: &Path) -> Result<Vec<ureq::tls::Certificate<'static>>, SetupError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let err = |e: rustls::pki_types::pem::Error| SetupError::Ca {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    };
+    let ders = CertificateDer::pem_file_iter(path)
+        .map_err(err)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(err)?;
+    if ders.is_empty() {
+        return Err(SetupError::NoCertificate {
+            path: path.to_owned(),
+        });
+    }
+    Ok(ders
+        .iter()
+        .map(|der| ureq::tls::Certificate::from_der(der.as_ref()).to_owned())
+        .collect())
+}
+
+/// The token in `path`, without its trailing newline.
+fn read_token_file(path: &Path) -> Result<String, SetupError> {
+    use std::io::Read;
+    let err = |reason: String| SetupError::TokenFile {
+        path: path.to_owned(),
+        reason,
+    };
+    let file = std::fs::File::open(path).map_err(|e| err(e.to_string()))?;
+    let mut text = String::new();
+    file.take(MAX_TOKEN_FILE_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| err(e.to_string()))?;
+    if text.len() as u64 > MAX_TOKEN_FILE_BYTES {
+        return Err(err("it is too large for a token".into()));
+    }
+    let token = text.trim_end_matches(['\n', '\r']);
+    if token.is_empty() || token.contains(['\n', '\r']) {
+        return Err(err("it must hold the token on one line".into()));
+    }
+    Ok(token.to_owned())
+}
+
 impl Client {
-    pub fn new(server: &str, token: Option<String>) -> Client {
+    pub fn new(config: ClientConfig) -> Client {
+        let roots = match config.roots {
+            Some(certs) => ureq::tls::RootCerts::new_with_certs(&certs),
+            None => ureq::tls::RootCerts::WebPki,
+        };
+        let tls = ureq::tls::TlsConfig::builder()
+            .provider(ureq::tls::TlsProvider::Rustls)
+            .root_certs(roots)
+            .build();
         let agent = ureq::Agent::config_builder()
+            .tls_config(tls)
             .http_status_as_error(false)
             .timeout_connect(Some(Duration::from_secs(5)))
             .timeout_recv_response(Some(Duration::from_secs(120)))
@@ -158,8 +262,8 @@ impl Client {
             .build()
             .new_agent();
         Client {
-            server: server.trim_end_matches('/').to_owned(),
-            token,
+            server: config.server,
+            token: config.token,
             agent,
         }
     }
@@ -446,5 +550,36 @@ impl<'de, F: FnMut(Hit) -> std::io::Result<()>> serde::de::Visitor<'de> for Hits
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_config_reads_the_ca_and_the_token_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let token = dir.path().join("token");
+        std::fs::write(&token, "s3cret\r\n").expect("write");
+        let c = ClientConfig::new(
+            "https://logs:7700/",
+            Some("flag".into()),
+            Some(&token),
+            None,
+        )
+        .expect("config");
+        assert_eq!(
+            (c.server.as_str(), c.token.as_deref()),
+            ("https://logs:7700", Some("s3cret"))
+        );
+        assert!(c.roots.is_none());
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, "not pem\n").expect("write");
+        let err = ClientConfig::new("https://logs", None, None, Some(&ca)).expect_err("bad ca");
+        assert!(matches!(err, SetupError::NoCertificate { .. }), "{err}");
+        assert!(err.to_string().contains(&ca.display().to_string()), "{err}");
+        let err = ClientConfig::new("logs:7700", None, None, None).expect_err("no scheme");
+        assert!(err.to_string().contains("https://"), "{err}");
     }
 }

@@ -16,7 +16,7 @@ use logq_schemas::LevelRange;
 use logq_schemas::timespec::parse_time_spec;
 
 use args::{Args, Command, FilterArgs, Format, LookArgs, SearchArgs, TailArgs};
-use client::{Client, Filters, SearchFailure, SearchQuery, TailEvent};
+use client::{Client, ClientConfig, Filters, SearchFailure, SearchQuery, TailEvent};
 use output::Printer;
 
 /// How a run ended.
@@ -64,7 +64,13 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 fn run(args: Args) -> anyhow::Result<Outcome> {
-    let client = Client::new(&args.server, args.token);
+    let config = ClientConfig::new(
+        &args.server,
+        args.token,
+        args.token_file.as_deref(),
+        args.ca.as_deref(),
+    )?;
+    let client = Client::new(config);
     match args.command {
         Command::Search(search) => run_search(&client, &search),
         Command::Tail(tail) => run_tail(&client, &tail),

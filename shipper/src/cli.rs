@@ -5,26 +5,51 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 /// Ships log lines to a logq collector.
+///
+/// Run a SUBCOMMAND, or `--config FILE` alone to run the sources a config file names.
 #[derive(Debug, Parser)]
 #[command(name = "logq-shipper", version)]
 pub struct Args {
-    /// Collector address (TCP, or UDP with --udp).
-    #[arg(
-        long,
-        env = "LOGQ_SHIPPER_TO",
-        default_value = "127.0.0.1:7701",
-        global = true
-    )]
-    pub to: String,
+    /// Config file (TOML): destination, state dir, host and sources ([[tail]], [pm2]).
+    /// Flags given on the command line win over the file's settings.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+    /// Check a config file: print `config ok` and exit 0, or the key and the reason and
+    /// exit 2.
+    #[arg(long, value_name = "FILE", conflicts_with = "config")]
+    pub check_config: Option<PathBuf>,
+    /// Collector address (TCP, or UDP with --udp) [default: 127.0.0.1:7701].
+    #[arg(long, env = "LOGQ_SHIPPER_TO", global = true)]
+    pub to: Option<String>,
     /// Fire-and-forget over UDP instead of acknowledged TCP.
     #[arg(long, global = true)]
     pub udp: bool,
     /// State directory (checkpoints); default $XDG_STATE_HOME/logq-shipper.
     #[arg(long, global = true)]
     pub state_dir: Option<PathBuf>,
-    /// Ingest token.
+    /// Ingest token (visible in `ps`: prefer --token-file or LOGQ_TOKEN).
     #[arg(long, env = "LOGQ_TOKEN", global = true, hide_env_values = true)]
     pub token: Option<String>,
+    /// File holding the ingest token (its trailing newline is trimmed).
+    #[arg(long, value_name = "FILE", global = true, conflicts_with = "token")]
+    pub token_file: Option<PathBuf>,
+    /// Connect to the collector with TLS.
+    #[arg(long, global = true)]
+    pub tls: bool,
+    /// PEM bundle of the CAs to trust for the collector's certificate (implies --tls);
+    /// without it the webpki (Mozilla) roots are trusted.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub ca: Option<PathBuf>,
+    /// PEM certificate chain to present to the collector, for mutual TLS (implies --tls).
+    #[arg(long, value_name = "FILE", global = true, requires = "client_key")]
+    pub client_cert: Option<PathBuf>,
+    /// PEM private key of --client-cert.
+    #[arg(long, value_name = "FILE", global = true, requires = "client_cert")]
+    pub client_key: Option<PathBuf>,
+    /// Name the collector's certificate must carry (a DNS name or an IP address); default
+    /// the host part of --to.
+    #[arg(long, value_name = "NAME", global = true)]
+    pub server_name: Option<String>,
     /// Host name records carry; default the machine's.
     #[arg(long, global = true)]
     pub host: Option<String>,
@@ -42,7 +67,7 @@ pub struct Args {
     #[arg(long, default_value_t = 60, global = true)]
     pub drain_timeout_secs: u64,
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -114,19 +139,35 @@ pub enum Command {
     },
 }
 
-/// How files are followed (`tail`, `pm2`).
-#[derive(Debug, Clone, clap::Args)]
+/// How files are followed (`tail`, `pm2`, and a config file's sources).
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct FollowArgs {
     /// Once a file is over SIZE and every line of it is acknowledged, truncate it in place
     /// (e.g. 1GiB): a runaway log cannot fill the disk, and logq holds its lines.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_source_bytes: Option<u64>,
     /// Ship a partial last line after it waited this long for its newline.
-    #[arg(long, default_value_t = 2000, value_name = "MS")]
+    #[arg(long, default_value_t = FollowArgs::PARTIAL_FLUSH_MS, value_name = "MS")]
     pub partial_flush_ms: u64,
     /// Keep a rotated-away (or no longer named) file open this long after its last write.
-    #[arg(long, default_value_t = 5000, value_name = "MS")]
+    #[arg(long, default_value_t = FollowArgs::ROTATE_WAIT_MS, value_name = "MS")]
     pub rotate_wait_ms: u64,
+}
+
+impl FollowArgs {
+    const PARTIAL_FLUSH_MS: u64 = 2000;
+    const ROTATE_WAIT_MS: u64 = 5000;
+}
+
+impl Default for FollowArgs {
+    /// The flags' defaults.
+    fn default() -> Self {
+        FollowArgs {
+            max_source_bytes: None,
+            partial_flush_ms: FollowArgs::PARTIAL_FLUSH_MS,
+            rotate_wait_ms: FollowArgs::ROTATE_WAIT_MS,
+        }
+    }
 }
 
 impl Command {
@@ -193,6 +234,45 @@ pub fn default_state_dir() -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse(args: &[&str]) -> Result<Args, clap::Error> {
+        Args::try_parse_from(std::iter::once("logq-shipper").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn the_contract_still_parses() {
+        let a = parse(&["--to", "h:1", "--udp", "tail", "/l/*.log", "--app", "web"]).expect("tail");
+        assert_eq!(a.to.as_deref(), Some("h:1"));
+        assert!(matches!(a.command, Some(Command::Tail { .. })));
+        let a = parse(&["pipe", "--app", "x", "--token", "t", "--host", "h"]).expect("pipe");
+        assert_eq!(a.token.as_deref(), Some("t"));
+        assert!(parse(&["run", "--app", "x", "--", "true"]).is_ok());
+        assert!(parse(&["pm2", "--pm2-home", "/h"]).is_ok());
+        assert!(parse(&["supervisor"]).is_ok());
+    }
+
+    #[test]
+    fn tls_and_config_flags() {
+        let a = parse(&[
+            "--config",
+            "/etc/logq/shipper.toml",
+            "--ca",
+            "/ca.pem",
+            "--client-cert",
+            "/c.pem",
+            "--client-key",
+            "/k.pem",
+            "--server-name",
+            "logs",
+        ])
+        .expect("flags");
+        assert!(a.command.is_none());
+        assert_eq!(a.ca.as_deref(), Some(std::path::Path::new("/ca.pem")));
+        assert!(parse(&["--client-cert", "/c.pem", "tail", "/x", "--app", "a"]).is_err());
+        assert!(parse(&["--token", "t", "--token-file", "/t"]).is_err());
+        assert!(parse(&["--check-config", "/a.toml"]).is_ok());
+        assert!(parse(&["tail", "/x", "--app", "a", "--tls"]).is_ok_and(|a| a.tls));
+    }
 
     #[test]
     fn sizes() {

@@ -11,6 +11,7 @@
 
 pub mod backoff;
 pub mod cli;
+pub mod config;
 pub mod lines;
 pub mod pm2;
 pub mod run;
@@ -18,6 +19,7 @@ pub mod ship;
 pub mod source;
 pub mod state;
 pub mod supervisor;
+pub mod tls;
 pub mod transport;
 pub mod udp;
 

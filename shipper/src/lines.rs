@@ -60,6 +60,13 @@ impl LineSplitter {
                 }
                 _ => {
                     let mut buf = std::mem::take(&mut self.buf);
+                    // At most one line limit and one read are ever pending: grow to that once,
+                    // rather than doubling to twice the limit on a line that is cut anyway.
+                    let need = buf.len() + bytes.len();
+                    if need > buf.capacity() {
+                        let want = need.max(self.max_line_bytes + bytes.len());
+                        buf.reserve_exact(want - buf.len());
+                    }
                     buf.extend_from_slice(bytes);
                     let consumed = self.split(&buf, out);
                     buf.drain(..consumed);

@@ -1,7 +1,8 @@
-//! The `logq-shipper` binary: parse arguments, open the job's state, start the sources and the
-//! delivery core. Exit 0 when done, 2 on errors (one line on stderr).
+//! The `logq-shipper` binary: parse arguments (and the config file), open the job's state,
+//! start the sources and the delivery core. Exit 0 when done, 2 on errors (one line on
+//! stderr).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,7 +10,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Parser;
 use logq_schemas::{DEFAULT_MAX_FRAME_BYTES, StreamInfo, validate_app_name};
-use logq_shipper::cli::{Args, Command, FollowArgs, default_pm2_home, default_state_dir};
+use logq_shipper::cli::{Args, Command, FollowArgs, default_pm2_home};
+use logq_shipper::config::{Config, Pm2Source, Settings};
 use logq_shipper::pm2::{ListError, Pm2};
 use logq_shipper::run;
 use logq_shipper::ship::{Core, Outcome, ShipConfig};
@@ -19,6 +21,7 @@ use logq_shipper::source::tailer::{TailConfig, Tailer};
 use logq_shipper::source::target::{Target, Targets};
 use logq_shipper::state::JobState;
 use logq_shipper::supervisor;
+use logq_shipper::tls::TlsClient;
 use rustix::process::Signal;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -47,22 +50,97 @@ fn main() -> ExitCode {
     }
 }
 
+/// What this run ships: a subcommand's source, or a config file's.
+enum Sources<'a> {
+    Command(&'a Command),
+    /// `[[tail]]` targets, and pm2 beside them.
+    Config {
+        targets: Vec<Target>,
+        pm2: Option<Pm2Source>,
+    },
+}
+
+impl Sources<'_> {
+    /// The job directory name under the state dir (one config-driven job per state dir).
+    fn job(&self) -> String {
+        match self {
+            Sources::Command(command) => command.job(),
+            Sources::Config { .. } => "config".to_owned(),
+        }
+    }
+
+    /// Whether the job ends once its sources end (`pipe`, `run`).
+    fn until_sources_end(&self) -> bool {
+        matches!(
+            self,
+            Sources::Command(Command::Pipe { .. } | Command::Run { .. })
+        )
+    }
+}
+
+/// `--check-config FILE`: everything a start would check, without starting.
+fn check_config(args: &Args, path: &Path) -> anyhow::Result<()> {
+    let file = Config::load(path)?;
+    let settings = Settings::resolve(args, Some(&file))?;
+    if let Some(tls) = &settings.tls {
+        TlsClient::new(tls, &settings.to).context("while building the TLS client")?;
+    }
+    Ok(())
+}
+
 fn run(args: Args) -> anyhow::Result<ExitCode> {
-    if let Some(app) = args.command.app() {
+    if let Some(path) = &args.check_config {
+        check_config(&args, path)?;
+        println!("config ok");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let file = args.config.as_deref().map(Config::load).transpose()?;
+    let sources = match (&args.command, &file, &args.config) {
+        (Some(_), Some(f), Some(path)) if f.has_sources() => bail!(
+            "{} names sources ([[tail]], [pm2]) and a subcommand was given too: run one or the other",
+            path.display()
+        ),
+        (Some(command), _, _) => Sources::Command(command),
+        (None, Some(f), Some(path)) => {
+            if !f.has_sources() {
+                bail!(
+                    "{} names no sources: add a [[tail]] or [pm2] section, or give a subcommand",
+                    path.display()
+                );
+            }
+            Sources::Config {
+                targets: f.tail_targets(),
+                pm2: f.pm2.clone(),
+            }
+        }
+        _ => bail!(
+            "give a subcommand (tail, pipe, run, pm2, supervisor) or --config FILE; see --help"
+        ),
+    };
+    if let Sources::Command(command) = &sources
+        && let Some(app) = command.app()
+    {
         validate_app_name(app).with_context(|| format!("invalid --app {app:?}"))?;
     }
-    let host = args.host.clone().unwrap_or_else(logq_shipper::hostname);
-    let state_dir = args.state_dir.clone().unwrap_or_else(default_state_dir);
-    let state = JobState::open(&state_dir, &args.command.job(), &host)?;
+    let settings = Settings::resolve(&args, file.as_ref())?;
+    // Built once: a bad PEM file stops the start, never a running shipper.
+    let tls = settings
+        .tls
+        .as_ref()
+        .map(|options| TlsClient::new(options, &settings.to))
+        .transpose()
+        .context("while building the TLS client")?;
+    let state = JobState::open(&settings.state_dir, &sources.job(), &settings.host)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
         .context("while starting the runtime")?;
+    let (args, sources) = (&args, &sources);
     runtime.block_on(async move {
         let shutdown = CancellationToken::new();
         let (tx, rx) = mpsc::channel(SOURCE_QUEUE);
-        let job = start_sources(&args, &state, tx, &shutdown)?;
+        let job = start_sources(args, &settings, sources, &state, tx, &shutdown)?;
         match &job {
             Job::Run { running, .. } => {
                 tokio::spawn(forward_signals(*running));
@@ -77,12 +155,12 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         let tz = logq_shipper::time_zone();
         // `tail` and `supervisor` run until a shutdown: their streams come and go.
-        let until_sources_end = matches!(args.command, Command::Pipe { .. } | Command::Run { .. });
-        let outcome = if args.udp {
+        let until_sources_end = sources.until_sources_end();
+        let outcome = if settings.udp {
             logq_shipper::udp::run(
-                &args.to,
-                args.token.clone(),
-                host,
+                &settings.to,
+                settings.token.clone(),
+                settings.host.clone(),
                 tz,
                 state,
                 rx,
@@ -93,9 +171,10 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
             Outcome::Done
         } else {
             let config = ShipConfig {
-                to: args.to.clone(),
-                token: args.token.clone(),
-                host,
+                to: settings.to.clone(),
+                tls,
+                token: settings.token.clone(),
+                host: settings.host.clone(),
                 tz,
                 batch_max_bytes: args.batch_max_bytes.max(1),
                 flush_interval: Duration::from_millis(args.flush_interval_ms),
@@ -105,7 +184,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
             };
             Core::new(config, state).run(rx, shutdown).await
         };
-        job.finish(outcome, &args.to).await
+        job.finish(outcome, &settings.to).await
     })
 }
 
@@ -181,17 +260,37 @@ impl Job {
 
 fn start_sources(
     args: &Args,
+    settings: &Settings,
+    sources: &Sources<'_>,
     state: &JobState,
     tx: mpsc::Sender<SourceEvent>,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<Job> {
-    let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
-        std::thread::Builder::new()
-            .name(name.into())
-            .spawn(f)
-            .with_context(|| format!("while starting the {name} thread"))
+    let command = match sources {
+        Sources::Command(command) => command,
+        Sources::Config { targets, pm2 } => {
+            let follow = FollowArgs {
+                max_source_bytes: settings.max_source_bytes,
+                ..FollowArgs::default()
+            };
+            let Some(pm2) = pm2 else {
+                let tailer = tailer(args, state, tx, Targets::fixed(targets.clone()), &follow);
+                spawn("tail", Box::new(move || tailer.run()))?;
+                return Ok(Job::Tail);
+            };
+            let pm2 = Pm2 {
+                bin: pm2.pm2_bin.clone().unwrap_or_else(|| PathBuf::from("pm2")),
+                home: pm2
+                    .pm2_home
+                    .clone()
+                    .or_else(|| std::env::var_os("PM2_HOME").map(PathBuf::from))
+                    .unwrap_or_else(default_pm2_home),
+                also: targets.clone(),
+            };
+            return follow_pm2(args, state, tx, pm2, &follow);
+        }
     };
-    match &args.command {
+    match command {
         Command::Tail {
             paths,
             app,
@@ -214,27 +313,25 @@ fn start_sources(
             let pm2 = Pm2 {
                 bin: pm2_bin.clone(),
                 home: pm2_home.clone().unwrap_or_else(default_pm2_home),
+                also: Vec::new(),
             };
-            let targets = Targets::default();
-            match pm2.list() {
-                Ok(processes) => targets.set(pm2.targets(&processes)),
-                Err(ListError::NotRunning(home)) => {
-                    tracing::warn!(%home, "pm2 is not running; its processes are followed once it starts");
-                    targets.set(pm2.targets(&[]));
-                }
-                Err(ListError::Failed(e)) => return Err(e),
-            }
-            let tailer = tailer(args, state, tx, targets.clone(), follow);
-            spawn("pm2", Box::new(move || pm2.follow(targets)))?;
-            spawn("tail", Box::new(move || tailer.run()))?;
-            Ok(Job::Tail)
+            follow_pm2(args, state, tx, pm2, follow)
         }
         Command::Pipe {
             app,
             format,
             spool_max,
         } => {
-            let spool = open_spool(args, state, tx.clone(), app, format, "stdin", *spool_max)?;
+            let id = format!("pipe:{app}");
+            let spool = open_spool(
+                args,
+                state,
+                tx.clone(),
+                app,
+                format,
+                (&id, "stdin"),
+                *spool_max,
+            )?;
             let writer = spool.clone();
             spawn(
                 "stdin",
@@ -248,8 +345,24 @@ fn start_sources(
             spool_max,
             command,
         } => {
-            let out = open_spool(args, state, tx.clone(), app, format, "stdout", *spool_max)?;
-            let err = open_spool(args, state, tx, app, format, "stderr", *spool_max)?;
+            let out = open_spool(
+                args,
+                state,
+                tx.clone(),
+                app,
+                format,
+                ("run:stdout", "stdout"),
+                *spool_max,
+            )?;
+            let err = open_spool(
+                args,
+                state,
+                tx,
+                app,
+                format,
+                ("run:stderr", "stderr"),
+                *spool_max,
+            )?;
             let (running, exited) = run::spawn(command, out.clone(), err.clone())?;
             Ok(Job::Run {
                 running,
@@ -268,6 +381,38 @@ fn start_sources(
             Ok(Job::Supervisor(listener))
         }
     }
+}
+
+/// Starts a named source thread.
+fn spawn(name: &str, f: Box<dyn FnOnce() + Send>) -> anyhow::Result<()> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(f)
+        .map(drop)
+        .with_context(|| format!("while starting the {name} thread"))
+}
+
+/// Follows pm2's processes (and the targets beside them) with one tailer.
+fn follow_pm2(
+    args: &Args,
+    state: &JobState,
+    tx: mpsc::Sender<SourceEvent>,
+    pm2: Pm2,
+    follow: &FollowArgs,
+) -> anyhow::Result<Job> {
+    let targets = Targets::default();
+    match pm2.list() {
+        Ok(processes) => targets.set(pm2.targets(&processes)),
+        Err(ListError::NotRunning(home)) => {
+            tracing::warn!(%home, "pm2 is not running; its processes are followed once it starts");
+            targets.set(pm2.targets(&[]));
+        }
+        Err(ListError::Failed(e)) => return Err(e),
+    }
+    let tailer = tailer(args, state, tx, targets.clone(), follow);
+    spawn("pm2", Box::new(move || pm2.follow(targets)))?;
+    spawn("tail", Box::new(move || tailer.run()))?;
+    Ok(Job::Tail)
 }
 
 /// A tailer of `targets` that resumes the job's checkpoint.
@@ -295,20 +440,18 @@ fn tailer(
     Tailer::new(config, resume, tx)
 }
 
-/// Opens the spool of stream `name` under the job dir, registers it and starts its reader.
+/// Opens the spool of stream `id` (spool directory `name`) under the job dir, registers it
+/// and starts its reader.
 fn open_spool(
     args: &Args,
     state: &JobState,
     tx: mpsc::Sender<SourceEvent>,
     app: &str,
     format: &Option<String>,
-    name: &str,
+    (id, name): (&str, &str),
     cap: u64,
 ) -> anyhow::Result<Arc<Spool>> {
-    let id = match &args.command {
-        Command::Pipe { .. } => format!("pipe:{app}"),
-        _ => format!("run:{name}"),
-    };
+    let id = id.to_owned();
     let base = state
         .checkpoint
         .streams

@@ -41,6 +41,9 @@ pub struct Pm2 {
     pub bin: PathBuf,
     /// `PM2_HOME`.
     pub home: PathBuf,
+    /// Targets followed beside pm2's (a config file's `[[tail]]` entries): the one tailer of
+    /// the process follows both, so they are set together.
+    pub also: Vec<Target>,
 }
 
 /// A process as `pm2 jlist` describes it (only what is used).
@@ -138,9 +141,10 @@ impl Pm2 {
         rustix::process::test_kill_process(pid).is_ok()
     }
 
-    /// The targets for `processes`, with pm2's daemon log.
+    /// The targets for `processes`, with pm2's daemon log and the targets `also` followed.
     pub fn targets(&self, processes: &[Process]) -> Vec<Target> {
-        let mut targets = targets_of(processes);
+        let mut targets = self.also.clone();
+        targets.extend(targets_of(processes));
         targets.push(Target {
             pattern: self.home.join("pm2.log").display().to_string(),
             app: "pm2".to_owned(),
@@ -362,11 +366,32 @@ mod tests {
     }
 
     #[test]
+    fn a_config_files_tail_targets_are_followed_beside_pm2s() {
+        let also = Target::tail("/var/log/nginx/*.log", "nginx", None);
+        let pm2 = Pm2 {
+            bin: "pm2".into(),
+            home: "/home/deploy/.pm2".into(),
+            also: vec![also.clone()],
+        };
+        let targets = pm2.targets(&[]);
+        assert_eq!(
+            targets.first(),
+            Some(&also),
+            "the file's targets come first"
+        );
+        assert_eq!(
+            targets.last().map(|t| (t.app.as_str(), t.pattern.as_str())),
+            Some(("pm2", "/home/deploy/.pm2/pm2.log"))
+        );
+    }
+
+    #[test]
     fn a_home_without_a_daemon_is_not_listed() {
         let dir = tempfile::tempdir().expect("tempdir");
         let pm2 = Pm2 {
             bin: "/nonexistent/pm2".into(),
             home: dir.path().to_owned(),
+            also: Vec::new(),
         };
         assert!(matches!(pm2.list(), Err(ListError::NotRunning(_))));
     }

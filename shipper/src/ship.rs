@@ -17,8 +17,9 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::backoff::Backoff;
-use crate::source::{Placement, SeekHandle, SourceEvent};
+use crate::source::{Held, Placement, SeekHandle, SourceEvent};
 use crate::state::{JobState, StreamCheckpoint};
+use crate::tls::TlsClient;
 use crate::transport::{self, Conn, ConnectError};
 
 /// Bytes of read lines held across all streams before every stream's lines are sent.
@@ -32,6 +33,8 @@ const SHUTDOWN_ACK_WAIT: Duration = Duration::from_secs(5);
 pub struct ShipConfig {
     /// Collector TCP address.
     pub to: String,
+    /// TLS over the TCP connection, when set.
+    pub tls: Option<TlsClient>,
     pub token: Option<String>,
     pub host: String,
     pub tz: String,
@@ -67,6 +70,10 @@ struct Stream {
     declared: bool,
     /// Lines read but not yet sent.
     queue: VecDeque<Line>,
+    /// The source's budget held by queued lines, with the end of each event's last line:
+    /// given back once those lines are sent, so that a source reads ahead of the connection
+    /// by its budget, not by its budget plus this queue.
+    held: VecDeque<(u64, Held)>,
     queue_bytes: usize,
     /// Highest end sent on the current connection.
     sent: Option<u64>,
@@ -138,7 +145,12 @@ impl Core {
             let hello = self.hello();
             let attempt = tokio::select! {
                 _ = shutdown.cancelled() => break self.undelivered_outcome(),
-                a = transport::connect(&self.config.to, hello, self.config.max_frame_bytes) => a,
+                a = transport::connect(
+                    &self.config.to,
+                    self.config.tls.as_ref(),
+                    hello,
+                    self.config.max_frame_bytes,
+                ) => a,
             };
             let wait = match attempt {
                 Ok((conn, welcome)) => {
@@ -175,6 +187,13 @@ impl Core {
                     }
                 }
                 Err(ConnectError::Fatal(msg)) => break Outcome::Refused(msg),
+                Err(ConnectError::Tls(reason)) => {
+                    if last_warn.is_none_or(|t| t.elapsed() >= WARN_EVERY) {
+                        tracing::error!(to = %self.config.to, %reason, "tls handshake with the collector failed; retrying");
+                        last_warn = Some(Instant::now());
+                    }
+                    true
+                }
                 Err(ConnectError::Retry(reason)) => {
                     if last_warn.is_none_or(|t| t.elapsed() >= WARN_EVERY) {
                         tracing::warn!(to = %self.config.to, %reason, "collector unreachable; retrying");
@@ -342,6 +361,7 @@ impl Core {
                         generation: 0,
                         declared: false,
                         queue: VecDeque::new(),
+                        held: VecDeque::new(),
                         queue_bytes: 0,
                         sent: None,
                         oldest_unsent: None,
@@ -356,6 +376,7 @@ impl Core {
                 stream,
                 generation,
                 lines,
+                held,
             } => {
                 let s = self.streams.get_mut(&stream)?;
                 if generation != s.generation || !s.declared {
@@ -363,6 +384,9 @@ impl Core {
                 }
                 s.oldest_unsent.get_or_insert_with(Instant::now);
                 s.read_at.get_or_insert_with(Timestamp::now);
+                if let Some(last) = lines.last() {
+                    s.held.push_back((last.end, held));
+                }
                 for line in lines {
                     s.queue_bytes += line.text.len();
                     s.queue.push_back(line);
@@ -406,6 +430,7 @@ impl Core {
         let start = position.or(checkpoint).unwrap_or(0);
         s.generation += 1;
         s.queue.clear();
+        s.held.clear();
         s.queue_bytes = 0;
         s.sent = Some(start);
         s.acked = Some(start);
@@ -423,6 +448,7 @@ impl Core {
             s.declared = false;
             s.seek.set(Placement::Paused);
             s.queue.clear();
+            s.held.clear();
             s.queue_bytes = 0;
         }
     }
@@ -477,6 +503,9 @@ impl Core {
                     break;
                 };
                 s.sent = Some(last_end);
+                while s.held.front().is_some_and(|(end, _)| *end <= last_end) {
+                    s.held.pop_front();
+                }
                 s.oldest_unsent = (!s.queue.is_empty()).then(Instant::now);
                 s.read_at = None;
             }

@@ -405,6 +405,7 @@ impl Harness {
                     stream,
                     generation,
                     lines,
+                    ..
                 } => {
                     let (_, g, pending) = self.streams.get_mut(&stream).expect("registered");
                     assert_eq!(*g, generation, "lines of a stale placement");

@@ -12,6 +12,7 @@ mod rotation;
 mod run;
 mod search;
 mod security;
+mod shipper_memory;
 mod storage;
 mod supervisor;
 mod util;

@@ -25,11 +25,13 @@ pub enum SourceEvent {
     /// A new stream, with the handle the core uses to place its reader.
     Register { info: StreamInfo, seek: SeekHandle },
     /// Lines read since the last event. `generation` is the placement they were read under;
-    /// lines of an older generation are stale and dropped by the core.
+    /// lines of an older generation are stale and dropped by the core. `held` gives the
+    /// lines' bytes back to the source's [`InFlight`] budget when the core drops the event.
     Lines {
         stream: String,
         generation: u64,
         lines: Vec<Line>,
+        held: Held,
     },
     /// The stream ended (stdin closed, child exited); every line has been sent as an event.
     /// The stream stays placeable: after a reconnect it is read again from the acked position.
@@ -130,5 +132,104 @@ impl SeekHandle {
 
     pub fn end(&self) -> u64 {
         self.0.end.load(Ordering::Acquire)
+    }
+}
+
+/// A source's budget of line bytes sent to the core and not yet taken in by it.
+///
+/// The channel to the core bounds events, not bytes, and one event of an over-long line holds
+/// a whole piece (up to the line limit): sixteen queued pieces were sixteen line limits of
+/// memory (a 100 MiB line without a newline took 22 times the default limit). A source takes
+/// an event's bytes from its budget before sending it and waits while the budget is spent;
+/// the core gives them back by dropping the event. An event larger than the whole budget
+/// (a piece of a line limit above it) waits until nothing else is in flight, then goes alone.
+#[derive(Debug, Clone)]
+pub struct InFlight(Arc<Budget>);
+
+#[derive(Debug)]
+struct Budget {
+    used: Mutex<usize>,
+    freed: Condvar,
+    max_bytes: usize,
+}
+
+impl InFlight {
+    pub fn new(max_bytes: usize) -> InFlight {
+        InFlight(Arc::new(Budget {
+            used: Mutex::new(0),
+            freed: Condvar::new(),
+            max_bytes,
+        }))
+    }
+
+    /// The bytes of `lines`, taken from the budget (waiting until they fit).
+    pub fn take(&self, lines: &[Line]) -> Held {
+        let bytes = lines.iter().map(|l| l.text.len()).sum();
+        let budget = &self.0;
+        let mut used = budget.used.lock().expect("budget lock");
+        while *used > 0 && *used + bytes > budget.max_bytes {
+            used = budget.freed.wait(used).expect("budget lock");
+        }
+        *used += bytes;
+        Held {
+            budget: Some(self.clone()),
+            bytes,
+        }
+    }
+
+    /// Bytes in flight now.
+    pub fn used(&self) -> usize {
+        *self.0.used.lock().expect("budget lock")
+    }
+}
+
+/// Bytes of an event taken from an [`InFlight`] budget; given back when dropped.
+#[derive(Debug, Default)]
+pub struct Held {
+    budget: Option<InFlight>,
+    bytes: usize,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Some(InFlight(budget)) = self.budget.take() {
+            let mut used = budget.used.lock().expect("budget lock");
+            *used = used.saturating_sub(self.bytes);
+            budget.freed.notify_all();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(n: usize) -> Line {
+        Line {
+            time: None,
+            end: n as u64,
+            text: "x".repeat(n),
+            split: false,
+        }
+    }
+
+    #[test]
+    fn the_budget_waits_for_dropped_events_and_lets_a_big_one_go_alone() {
+        let budget = InFlight::new(10);
+        let a = budget.take(&[line(6)]);
+        let b = budget.take(&[line(4)]);
+        assert_eq!(budget.used(), 10);
+        let waiter = {
+            let budget = budget.clone();
+            // Over the whole budget: goes once nothing else is in flight, alone.
+            std::thread::spawn(move || {
+                let _big = budget.take(&[line(25)]);
+                budget.used()
+            })
+        };
+        drop(a);
+        drop(b);
+        assert_eq!(waiter.join().expect("waiter"), 25);
+        assert_eq!(budget.used(), 0);
     }
 }

@@ -27,11 +27,13 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::fingerprint::read_full_at;
-use super::{Placement, SeekHandle, SourceEvent};
+use super::{InFlight, Placement, SeekHandle, SourceEvent};
 use crate::lines::LineSplitter;
 
 const SUFFIX: &str = ".spool";
 const READ_CHUNK: usize = 256 * 1024;
+/// Line bytes sent to the core and not yet taken in (see [`InFlight`]).
+const IN_FLIGHT_BYTES: usize = 1024 * 1024;
 const WAIT: Duration = Duration::from_millis(50);
 
 #[derive(Debug)]
@@ -412,6 +414,7 @@ impl Spool {
         let mut open: Option<(u64, File)> = None;
         let mut ended = false;
         let mut buf = vec![0u8; READ_CHUNK];
+        let in_flight = InFlight::new(IN_FLIGHT_BYTES);
         loop {
             match self.seek.get() {
                 Placement::Stop => return,
@@ -480,6 +483,7 @@ impl Spool {
                     .blocking_send(SourceEvent::Lines {
                         stream: stream.clone(),
                         generation: *generation,
+                        held: in_flight.take(&lines),
                         lines,
                     })
                     .is_err()

@@ -36,10 +36,13 @@ use tokio::sync::mpsc;
 use super::fingerprint::{self, Head, Probe};
 use super::shape::Shaper;
 use super::target::{Target, Targets};
-use super::{Placement, SeekHandle, SourceEvent};
+use super::{InFlight, Placement, SeekHandle, SourceEvent};
 use crate::lines::LineSplitter;
 
 const READ_CHUNK: usize = 64 * 1024;
+/// Line bytes sent to the core and not yet taken in (a piece of a longer line limit goes
+/// alone): what reading ahead of the core may hold, whatever the lines' lengths.
+const IN_FLIGHT_BYTES: usize = 1024 * 1024;
 /// Longest wait for a wake-up before files are stat'ed anyway.
 const POLL: Duration = Duration::from_millis(100);
 /// Suffixes of compressed rotated files, never tailed.
@@ -154,6 +157,8 @@ pub struct Tailer {
     last_scan: Option<Instant>,
     warned: HashMap<PathBuf, Instant>,
     buf: Vec<u8>,
+    /// Line bytes sent to the core and not yet taken in.
+    in_flight: InFlight,
     pub stats: TailStats,
 }
 
@@ -175,6 +180,7 @@ impl Tailer {
             last_scan: None,
             warned: HashMap::new(),
             buf: vec![0u8; READ_CHUNK],
+            in_flight: InFlight::new(IN_FLIGHT_BYTES),
             stats: TailStats::default(),
         }
     }
@@ -656,10 +662,12 @@ impl Tailer {
         if lines.is_empty() {
             return Ok(());
         }
+        let held = self.in_flight.take(&lines);
         self.send(SourceEvent::Lines {
             stream,
             generation,
             lines,
+            held,
         })
     }
 
