@@ -124,7 +124,10 @@ fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// On SIGHUP, reads the config file again (with the same flags over it) and hands it over.
-async fn signal_reload(args: Args, reload: tokio::sync::mpsc::Sender<Config>) {
+async fn signal_reload(
+    args: Args,
+    reload: tokio::sync::mpsc::Sender<logq_collector::server::Reload>,
+) {
     use tokio::signal::unix::{SignalKind, signal};
     let Ok(mut hup) = signal(SignalKind::hangup()) else {
         tracing::error!("cannot install the SIGHUP handler; reload needs a restart");
@@ -135,16 +138,10 @@ async fn signal_reload(args: Args, reload: tokio::sync::mpsc::Sender<Config>) {
             tracing::warn!("SIGHUP: no --config file to reload");
             continue;
         }
-        match args.load() {
-            Ok(config) => {
-                if reload.send(config).await.is_err() {
-                    return;
-                }
-            }
-            Err(e) => tracing::error!(
-                error = %format!("{e:#}"),
-                "config reload refused; the previous config stays in force"
-            ),
+        // The server applies it, or logs and counts why not.
+        let next = args.load().map_err(|e| format!("{e:#}"));
+        if reload.send(next).await.is_err() {
+            return;
         }
     }
 }

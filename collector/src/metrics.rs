@@ -109,6 +109,11 @@ struct AppReason {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabel {
+    result: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabel {
     reason: &'static str,
 }
@@ -151,6 +156,7 @@ pub struct Metrics {
     connections_open: Gauge,
     connections_refused: Family<ReasonLabel, Counter>,
     limit_hits: Family<LimitLabel, Counter>,
+    config_reloads: Family<ResultLabel, Counter>,
     /// Limits already said in the log: each is said once, then only counted.
     said: Mutex<HashSet<Limit>>,
     /// One scrape at a time refills the store gauges.
@@ -180,6 +186,7 @@ impl Metrics {
             connections_open: Gauge::default(),
             connections_refused: Family::default(),
             limit_hits: Family::default(),
+            config_reloads: Family::default(),
             said: Mutex::default(),
             scrape: Mutex::default(),
         };
@@ -229,6 +236,11 @@ impl Metrics {
             "connections_open",
             "Open TCP ingest connections",
             m.connections_open.clone(),
+        );
+        r.register(
+            "config_reloads",
+            "Config reloads on SIGHUP, by result (applied or refused)",
+            m.config_reloads.clone(),
         );
         r.register(
             "connections_refused",
@@ -285,6 +297,14 @@ impl Metrics {
             app: app.to_owned(),
         };
         self.stored_records.get_or_create(&labels).inc_by(records);
+    }
+
+    /// A config reload applied (`true`) or refused.
+    pub fn config_reloaded(&self, applied: bool) {
+        let result = if applied { "applied" } else { "refused" };
+        self.config_reloads
+            .get_or_create(&ResultLabel { result })
+            .inc();
     }
 
     /// Input dropped; `app` is `None` when it is not known.

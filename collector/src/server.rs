@@ -36,11 +36,14 @@ pub struct BoundAddrs {
 
 /// Runs the collector until `shutdown` fires. `on_ready` gets the bound addresses once the
 /// collector accepts connections.
+/// A config read again on SIGHUP, or why it could not be read.
+pub type Reload = std::result::Result<Config, String>;
+
 /// Each config sent on `reload` replaces the retention policies and the tokens in force.
 pub async fn run(
     config: Config,
     shutdown: CancellationToken,
-    reload: mpsc::Receiver<Config>,
+    reload: mpsc::Receiver<Reload>,
     on_ready: impl FnOnce(BoundAddrs),
 ) -> Result<()> {
     run_with(config, shutdown, reload, None, on_ready).await
@@ -50,7 +53,7 @@ pub async fn run(
 pub async fn run_with(
     config: Config,
     shutdown: CancellationToken,
-    reload: mpsc::Receiver<Config>,
+    reload: mpsc::Receiver<Reload>,
     free_space: Option<FreeSpace>,
     on_ready: impl FnOnce(BoundAddrs),
 ) -> Result<()> {
@@ -204,6 +207,7 @@ pub async fn run_with(
     let sealer = spawn_sealer(store.clone(), deletes, stop_sealer.clone())
         .context("while starting the sealer")?;
     let ready = Arc::new(AtomicBool::new(false));
+    let reload_metrics = metrics.clone();
     let app = router(
         ApiState {
             index: index.clone(),
@@ -244,6 +248,7 @@ pub async fn run_with(
         config.clone(),
         store,
         tokens,
+        reload_metrics,
         shutdown.clone(),
     ));
     tracing::info!(http = %addrs.http, tcp = %addrs.tcp, udp = %addrs.udp, data_dir = %data_dir.display(), "collector ready");
@@ -281,10 +286,11 @@ pub async fn run_with(
 /// connections and requests (connections already admitted keep going); anything else that
 /// changed needs a restart, and says so.
 async fn apply_reloads(
-    mut reload: mpsc::Receiver<Config>,
+    mut reload: mpsc::Receiver<Reload>,
     mut current: Config,
     store: Arc<Store>,
     tokens: SharedTokens,
+    metrics: Arc<Metrics>,
     shutdown: CancellationToken,
 ) {
     loop {
@@ -295,14 +301,17 @@ async fn apply_reloads(
                 None => return,
             },
         };
-        let built = next
-            .validate()
-            .and_then(|()| Tokens::from_config(&next))
-            .map_err(|e| e.to_string());
-        let new_tokens = match built {
-            Ok(t) => t,
+        let built = next.and_then(|next| {
+            next.validate()
+                .and_then(|()| Tokens::from_config(&next))
+                .map(|tokens| (next, tokens))
+                .map_err(|e| e.to_string())
+        });
+        let (next, new_tokens) = match built {
+            Ok(built) => built,
             Err(e) => {
                 tracing::error!(error = %e, "config reload refused; the previous config stays in force");
+                metrics.config_reloaded(false);
                 continue;
             }
         };
@@ -336,6 +345,7 @@ async fn apply_reloads(
         }
         store.set_retention(next.retention.clone());
         tokens.set(new_tokens);
+        metrics.config_reloaded(true);
         tracing::info!(
             tokens = next.tokens.len() + usize::from(next.token.is_some()),
             retention_apps = next.retention.apps.len(),
