@@ -73,7 +73,7 @@ impl StreamFormat {
             return Reading::Parsed(f, p);
         }
         for &f in &self.candidates {
-            if self.chosen.is_some_and(|c| std::ptr::addr_eq(c, f)) {
+            if self.chosen.is_some_and(|c| same(c, f)) {
                 continue;
             }
             if let Some(p) = f.parse(line, cx) {
@@ -90,7 +90,7 @@ impl StreamFormat {
             return;
         }
         let streak = match self.challenger {
-            Some((c, n)) if std::ptr::addr_eq(c, f) => n + 1,
+            Some((c, n)) if same(c, f) => n + 1,
             _ => 1,
         };
         if streak >= SWITCH_AFTER {
@@ -100,5 +100,38 @@ impl StreamFormat {
         } else {
             self.challenger = Some((f, streak));
         }
+    }
+}
+
+/// Whether `a` and `b` are the same format. By name, not by address: the formats are unit
+/// structs, and every reference to a zero-sized value may have the same address, so
+/// `ptr::addr_eq` held every format to be the chosen one (found by the `detect` fuzz target).
+fn same(a: &dyn Format, b: &dyn Format) -> bool {
+    a.name() == b.name()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::normalize::formats::testing::cx;
+
+    const RAILS: &str =
+        "I, [2026-11-22T13:14:55.004321 #1]  INFO -- : [6f66c1ca] Started GET \"/\"";
+    const JSON: &str = r#"{"level":30,"time":1531171074631,"msg":"hello","pid":657}"#;
+
+    #[test]
+    fn a_line_of_another_candidate_is_read_in_it_and_enough_of_them_switch_the_format() {
+        // Regression: formats were compared by address, and all of them, zero-sized, had the
+        // same one: once a format was chosen, no other was tried.
+        let mut s = StreamFormat::new(None);
+        assert!(matches!(s.read(RAILS, &cx()), Reading::Parsed(f, _) if f.name() == "rails"));
+        for i in 1..=SWITCH_AFTER {
+            let read = s.read(JSON, &cx());
+            assert!(
+                matches!(read, Reading::Parsed(f, _) if f.name() == "json"),
+                "line {i}"
+            );
+        }
+        assert_eq!(s.chosen().map(|f| f.name()), Some("json"));
     }
 }
