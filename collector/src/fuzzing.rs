@@ -191,3 +191,15 @@ pub fn query_agrees(query: &Query) {
         );
     }
 }
+
+/// The HTTP ingest's body decoder: `Ok` with the accepted body's app, or the 400's reason.
+pub fn http_ingest_body(bytes: &[u8]) -> Result<String, String> {
+    crate::ingest::http::decode(bytes)
+        .map(|body| body.app)
+        .map_err(|e| e.to_string())
+}
+
+/// The UDP listener's datagram decoder (no tokens configured): `Ok` with the batch's app.
+pub fn udp_decode(bytes: &[u8]) -> Result<String, String> {
+    crate::ingest::udp::decode(bytes, &crate::auth::Tokens::default()).map(|batch| batch.app)
+}

@@ -48,6 +48,10 @@ pub const TARGETS: &[Target] = &[
         run: udp_datagram,
     },
     Target {
+        name: "http_ingest",
+        run: http_ingest,
+    },
+    Target {
         name: "format_pm2",
         run: format_pm2,
     },
@@ -236,6 +240,11 @@ pub fn udp_datagram(data: &[u8]) {
     if data.len() > MAX_DATAGRAM_BYTES {
         return;
     }
+    // The collector's own decoder (protocol, app, host and stream checks) never lets a bad
+    // app name through.
+    if let Ok(app) = logq_collector::fuzzing::udp_decode(data) {
+        check_app_name(&app);
+    }
     let Ok(batch) = serde_json::from_slice::<UdpBatch>(data) else {
         return;
     };
@@ -243,6 +252,15 @@ pub fn udp_datagram(data: &[u8]) {
     let bytes = serde_json::to_vec(&batch).expect("a batch serializes");
     let again: UdpBatch = serde_json::from_slice(&bytes).expect("a serialized batch parses");
     assert_eq!(again, batch, "the round trip changed the batch");
+}
+
+/// `POST /api/v1/ingest` bodies: any bytes are a 400 with a reason or an accepted body whose
+/// app name is safe to use in a path.
+pub fn http_ingest(data: &[u8]) {
+    match logq_collector::fuzzing::http_ingest_body(data) {
+        Ok(app) => check_app_name(&app),
+        Err(reason) => assert!(!reason.is_empty(), "a refusal says why"),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

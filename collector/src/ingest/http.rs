@@ -34,8 +34,8 @@ pub const MAX_LINES: usize = 10_000;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct IngestBody {
-    app: String,
+pub(crate) struct IngestBody {
+    pub(crate) app: String,
     #[serde(default = "default_host")]
     host: String,
     #[serde(default = "default_stream")]
@@ -96,9 +96,7 @@ async fn ingest(
         .get()
         .ingest(bearer(&headers))
         .map_err(|_| ApiError::Unauthorized)?;
-    let body: IngestBody = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::BadRequest(format!("invalid ingest body: {e}")))?;
-    check(&body)?;
+    let body = decode(&body)?;
     grant.allows(&body.app).map_err(|e| match e {
         AuthError::BadToken => ApiError::Unauthorized,
         e @ AuthError::AppNotAllowed { .. } => ApiError::Forbidden(e.to_string()),
@@ -182,6 +180,14 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Byte
     axum::body::to_bytes(body, limit)
         .await
         .map_err(|_| too_large())
+}
+
+/// Decodes and checks a body; every refusal is a 400 naming the reason.
+pub(crate) fn decode(bytes: &[u8]) -> Result<IngestBody, ApiError> {
+    let body: IngestBody = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::BadRequest(format!("invalid ingest body: {e}")))?;
+    check(&body)?;
+    Ok(body)
 }
 
 /// The checks a decoded body must pass before anything is stored.

@@ -117,7 +117,7 @@ async fn connection<S: Io>(sock: S, peer: SocketAddr, ctx: &IngestContext) -> Re
         }
         Ok(None) => return Ok(()),
         Ok(Some(Err(e))) => {
-            count_frame_error(&ctx, &e);
+            count_frame_error(ctx, &e);
             return refuse(&mut sink, frame_error(&e)).await;
         }
         Ok(Some(Ok(Frame::Hello(hello)))) => hello,

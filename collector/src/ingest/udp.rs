@@ -106,7 +106,7 @@ pub async fn serve(
     }
 }
 
-fn decode(bytes: &[u8], tokens: &Tokens) -> Result<UdpBatch, String> {
+pub(crate) fn decode(bytes: &[u8], tokens: &Tokens) -> Result<UdpBatch, String> {
     if bytes.len() > MAX_DATAGRAM_BYTES {
         return Err(format!("datagram above {MAX_DATAGRAM_BYTES} bytes"));
     }
