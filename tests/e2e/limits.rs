@@ -8,43 +8,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use logq_schemas::udp::UdpBatch;
-use logq_schemas::{
-    Batch, ErrorCode, Frame, FrameCodec, Hello, Line, PROTOCOL_VERSION, StreamInfo,
-};
+use logq_schemas::{Batch, ErrorCode, Frame, Hello, Line, PROTOCOL_VERSION, StreamInfo};
 
 use crate::util::{Collector, Shipper, api_get, stored_numbers, wait_until};
-
-fn connect(collector: &Collector) -> TcpStream {
-    let sock = TcpStream::connect(collector.tcp).expect("connect");
-    sock.set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    sock
-}
-
-fn encode(frame: &Frame) -> Vec<u8> {
-    FrameCodec::default().encode_to_vec(frame).expect("encode")
-}
-
-fn recv(sock: &mut TcpStream) -> Frame {
-    let mut len = [0u8; 4];
-    sock.read_exact(&mut len).expect("frame length");
-    let mut payload = vec![0u8; u32::from_be_bytes(len) as usize];
-    sock.read_exact(&mut payload).expect("frame payload");
-    serde_json::from_slice(&payload).expect("frame json")
-}
-
-fn expect_error_then_close(sock: &mut TcpStream, code: ErrorCode) {
-    match recv(sock) {
-        Frame::Error(e) => assert_eq!(e.code, code, "{}", e.message),
-        other => panic!("expected an error frame, got {other:?}"),
-    }
-    let mut rest = Vec::new();
-    assert_eq!(
-        sock.read_to_end(&mut rest).unwrap_or(0),
-        0,
-        "closed after the error"
-    );
-}
+use crate::wire::{connect, encode, expect_error_then_close, recv};
 
 fn hello(shipper_id: &str, app: &str) -> Frame {
     Frame::Hello(Hello {

@@ -16,3 +16,4 @@ mod shipper_memory;
 mod storage;
 mod supervisor;
 mod util;
+mod wire;

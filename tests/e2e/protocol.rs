@@ -1,48 +1,12 @@
 //! Hostile frames get an error frame and a closed connection; nobody else is affected.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Write;
 use std::time::Duration;
 
-use logq_schemas::{
-    Batch, ErrorCode, Frame, FrameCodec, Hello, Line, PROTOCOL_VERSION, StreamInfo,
-};
+use logq_schemas::{Batch, ErrorCode, Frame, Hello, Line, PROTOCOL_VERSION, StreamInfo};
 
 use crate::util::{Collector, Shipper, wait_until};
-
-fn connect(collector: &Collector) -> TcpStream {
-    let sock = TcpStream::connect(collector.tcp).expect("connect");
-    sock.set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    sock
-}
-
-fn send(sock: &mut TcpStream, frame: &Frame) {
-    let bytes = FrameCodec::default().encode_to_vec(frame).expect("encode");
-    sock.write_all(&bytes).expect("send frame");
-}
-
-fn recv(sock: &mut TcpStream) -> Frame {
-    let mut len = [0u8; 4];
-    sock.read_exact(&mut len).expect("frame length");
-    let mut payload = vec![0u8; u32::from_be_bytes(len) as usize];
-    sock.read_exact(&mut payload).expect("frame payload");
-    serde_json::from_slice(&payload).expect("frame json")
-}
-
-/// Reads the error frame the collector sends, then expects the connection to close.
-fn expect_error_then_close(sock: &mut TcpStream, code: ErrorCode) {
-    match recv(sock) {
-        Frame::Error(e) => {
-            assert_eq!(e.code, code, "{}", e.message);
-            assert!(e.fatal);
-        }
-        other => panic!("expected an error frame, got {other:?}"),
-    }
-    let mut rest = Vec::new();
-    let n = sock.read_to_end(&mut rest).unwrap_or(0);
-    assert_eq!(n, 0, "connection closed after the error");
-}
+use crate::wire::{connect, expect_error_then_close, recv, send};
 
 fn hello(streams: Vec<StreamInfo>) -> Frame {
     Frame::Hello(Hello {

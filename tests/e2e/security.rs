@@ -9,9 +9,10 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use logq_schemas::{ErrorCode, Frame, FrameCodec, Hello, PROTOCOL_VERSION, StreamInfo};
+use logq_schemas::{ErrorCode, Frame, Hello, PROTOCOL_VERSION, StreamInfo};
 
 use crate::util::{Collector, Shipper, api_get, bin, logq, wait_until};
+use crate::wire::{try_recv, try_send};
 
 /// A CA and what it signed, as PEM files in a directory.
 pub struct TestCa {
@@ -126,20 +127,6 @@ fn tls_connect(addr: std::net::SocketAddr, config: Arc<rustls::ClientConfig>) ->
     rustls::StreamOwned::new(conn, sock)
 }
 
-fn send(sock: &mut impl Write, frame: &Frame) -> std::io::Result<()> {
-    let bytes = FrameCodec::default().encode_to_vec(frame).expect("encode");
-    sock.write_all(&bytes)?;
-    sock.flush()
-}
-
-fn recv(sock: &mut impl Read) -> std::io::Result<Frame> {
-    let mut len = [0u8; 4];
-    sock.read_exact(&mut len)?;
-    let mut payload = vec![0u8; u32::from_be_bytes(len) as usize];
-    sock.read_exact(&mut payload)?;
-    Ok(serde_json::from_slice(&payload).expect("frame json"))
-}
-
 fn hello(token: Option<&str>, app: &str) -> Frame {
     Frame::Hello(Hello {
         protocol: PROTOCOL_VERSION,
@@ -162,8 +149,8 @@ fn plain_handshake(collector: &Collector, token: Option<&str>, app: &str) -> Fra
     let mut sock = TcpStream::connect(collector.tcp).expect("connect");
     sock.set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
-    send(&mut sock, &hello(token, app)).expect("send hello");
-    recv(&mut sock).expect("answer")
+    try_send(&mut sock, &hello(token, app)).expect("send hello");
+    try_recv(&mut sock).expect("answer")
 }
 
 fn assert_refused(frame: Frame, code: ErrorCode, what: &str) {
@@ -246,22 +233,23 @@ fn tls_with_a_test_ca_carries_ingest_and_the_api() {
 
     // TCP ingest: a client trusting the CA, with its client certificate, is welcomed.
     let mut sock = tls_connect(collector.tcp, ca.client_config(&ca.ca, true));
-    send(&mut sock, &hello(Some(INGEST), "web")).expect("hello over tls");
+    try_send(&mut sock, &hello(Some(INGEST), "web")).expect("hello over tls");
     assert!(
-        matches!(recv(&mut sock).expect("welcome"), Frame::Welcome(_)),
+        matches!(try_recv(&mut sock).expect("welcome"), Frame::Welcome(_)),
         "welcomed over TLS"
     );
     drop(sock);
 
     // Without a client certificate (client_ca is set) the handshake fails.
     let mut sock = tls_connect(collector.tcp, ca.client_config(&ca.ca, false));
-    let refused = send(&mut sock, &hello(Some(INGEST), "web")).and_then(|()| recv(&mut sock));
+    let refused =
+        try_send(&mut sock, &hello(Some(INGEST), "web")).and_then(|()| try_recv(&mut sock));
     assert!(refused.is_err(), "no client certificate: {refused:?}");
 
     // A client trusting another CA refuses the collector's certificate.
     let mut sock = tls_connect(collector.tcp, ca.client_config(&ca.other_ca, true));
-    let err = send(&mut sock, &hello(Some(INGEST), "web"))
-        .and_then(|()| recv(&mut sock))
+    let err = try_send(&mut sock, &hello(Some(INGEST), "web"))
+        .and_then(|()| try_recv(&mut sock))
         .expect_err("unknown issuer");
     assert!(
         err.to_string().to_lowercase().contains("certificate"),
@@ -272,9 +260,9 @@ fn tls_with_a_test_ca_carries_ingest_and_the_api() {
     let mut sock = TcpStream::connect(collector.tcp).expect("connect");
     sock.set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
-    send(&mut sock, &hello(Some(INGEST), "web")).expect("send");
+    try_send(&mut sock, &hello(Some(INGEST), "web")).expect("send");
     assert!(
-        !matches!(recv(&mut sock), Ok(Frame::Welcome(_))),
+        !matches!(try_recv(&mut sock), Ok(Frame::Welcome(_))),
         "plain TCP is not welcomed on a TLS port"
     );
 
@@ -697,9 +685,9 @@ fn sighup_reloads_tokens_and_retention_without_dropping_connections() {
     before
         .set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
-    send(&mut before, &hello(Some("first-secret"), "web")).expect("hello");
+    try_send(&mut before, &hello(Some("first-secret"), "web")).expect("hello");
     assert!(matches!(
-        recv(&mut before).expect("welcome"),
+        try_recv(&mut before).expect("welcome"),
         Frame::Welcome(_)
     ));
 
@@ -725,7 +713,7 @@ fn sighup_reloads_tokens_and_retention_without_dropping_connections() {
     );
 
     // The connection admitted before the reload still works: its open is answered.
-    send(
+    try_send(
         &mut before,
         &Frame::Open(StreamInfo {
             fields: Default::default(),
@@ -737,7 +725,7 @@ fn sighup_reloads_tokens_and_retention_without_dropping_connections() {
     )
     .expect("open after reload");
     assert!(matches!(
-        recv(&mut before).expect("opened"),
+        try_recv(&mut before).expect("opened"),
         Frame::Opened(_)
     ));
 
