@@ -245,5 +245,14 @@ mod tests {
         .expect("parses");
         let err = Tokens::from_config(&config).expect_err("missing file");
         assert!(err.to_string().contains("tokens"), "{err}");
+        let huge = dir.path().join("huge");
+        std::fs::write(&huge, "x".repeat(10_000)).expect("write");
+        let config = Config::from_toml(&format!(
+            "[[tokens]]\nname = \"f\"\nsecret_file = {:?}\nrole = \"all\"\n",
+            huge.display().to_string()
+        ))
+        .expect("parses");
+        let err = Tokens::from_config(&config).expect_err("too large");
+        assert!(err.to_string().contains("over 4096 bytes"), "{err}");
     }
 }

@@ -224,8 +224,19 @@ impl TokenConfig {
         let secret = match (&self.secret, &self.secret_file) {
             (Some(s), None) => s.clone(),
             (None, Some(path)) => {
-                let text = std::fs::read_to_string(path)
+                use std::io::Read;
+                // A secret is one short line: a huge or endless file is refused, not read.
+                const MAX_SECRET_FILE_BYTES: u64 = 4096;
+                let mut text = String::new();
+                std::fs::File::open(path)
+                    .and_then(|f| f.take(MAX_SECRET_FILE_BYTES + 1).read_to_string(&mut text))
                     .map_err(|e| format!("cannot read secret_file {}: {e}", path.display()))?;
+                if text.len() as u64 > MAX_SECRET_FILE_BYTES {
+                    return Err(format!(
+                        "secret_file {} is over {MAX_SECRET_FILE_BYTES} bytes; it holds one line",
+                        path.display()
+                    ));
+                }
                 let text = text.strip_suffix('\n').unwrap_or(&text);
                 text.strip_suffix('\r').unwrap_or(text).to_owned()
             }

@@ -58,7 +58,11 @@ fn main() -> ExitCode {
     println!(
         "faults: {} profile, scenarios: {}",
         profile.pick("short", "full"),
-        chosen.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+        chosen
+            .iter()
+            .map(|(n, _)| *n)
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let mut rows = Vec::new();
     for (name, run) in chosen {
@@ -73,7 +77,10 @@ fn main() -> ExitCode {
             row.failure = Some(why);
             vec![row]
         });
-        println!("faults: {name} took {:.1} s", started.elapsed().as_secs_f64());
+        println!(
+            "faults: {name} took {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
         rows.extend(found);
     }
     println!("\n{}", report::table(&rows));
