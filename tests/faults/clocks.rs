@@ -2,6 +2,7 @@
 //! say. Four streams, each piped through its own `logq-shipper pipe`:
 //! - an app whose clock is an hour ahead, its lines out of order (times going backwards and
 //!   forwards within the stream);
+//! - the same with pino's JSON lines (`"time"` in epoch milliseconds);
 //! - an app writing times two hours in the past, out of order too;
 //! - an app whose lines carry no time (the shipper's read time is the event time);
 //! - the edges of the collector's belief (README "Formats", `normalize::plausible`): a time
@@ -64,7 +65,8 @@ impl Rng {
     }
 }
 
-/// `n` lines of `word` at `base` + a shuffled k * 37 ms: out of order, every time distinct.
+/// `n` lines (`line(time, seq)`) at `base` + a shuffled k * 37 ms: out of order, every time
+/// distinct.
 fn skewed(
     rng: &mut Rng,
     case: &'static str,
@@ -72,6 +74,7 @@ fn skewed(
     word: &'static str,
     base: Timestamp,
     n: u64,
+    line: impl Fn(Timestamp, u64) -> String,
 ) -> Stream {
     let mut offsets: Vec<u64> = (0..n).collect();
     rng.shuffle(&mut offsets);
@@ -80,8 +83,7 @@ fn skewed(
         .enumerate()
         .map(|(seq, k)| {
             let at = base + SignedDuration::from_millis(37 * *k as i64);
-            let text = format!("{at} INFO {word} seq={seq:06} handled request {k}");
-            (seq as u64, text, Expect::Believed(at))
+            (seq as u64, line(at, seq as u64), Expect::Believed(at))
         })
         .collect();
     Stream {
@@ -100,7 +102,8 @@ pub fn run(profile: Profile) -> Vec<Row> {
         .unwrap_or(0x5eed_c10c_u64)
         | 1;
     let mut rng = Rng(seed);
-    let now = Timestamp::now();
+    // Whole milliseconds, so that pino's epoch-millisecond times say exactly `now` + offsets.
+    let now = Timestamp::from_millisecond(Timestamp::now().as_millisecond()).expect("now");
     let hour = SignedDuration::from_hours(1);
     let mut streams = vec![
         skewed(
@@ -110,6 +113,21 @@ pub fn run(profile: Profile) -> Vec<Row> {
             "aheadword",
             now + hour,
             n,
+            |at, seq| format!("{at} INFO aheadword seq={seq:06} handled a request"),
+        ),
+        skewed(
+            &mut rng,
+            "pino JSON 1 h ahead (epoch ms), out of order",
+            "clock-json",
+            "jsonword",
+            now + hour,
+            n,
+            |at, seq| {
+                let ms = at.as_millisecond();
+                format!(
+                    r#"{{"level":30,"time":{ms},"pid":7,"msg":"jsonword seq={seq:06} charged"}}"#
+                )
+            },
         ),
         skewed(
             &mut rng,
@@ -118,6 +136,7 @@ pub fn run(profile: Profile) -> Vec<Row> {
             "pastword",
             now - hour * 2,
             n,
+            |at, seq| format!("{at} INFO pastword seq={seq:06} handled a request"),
         ),
         Stream {
             case: "no time in the lines",
@@ -366,7 +385,7 @@ fn check(collector: &Collector, s: &Stream, started: Timestamp, ended: Timestamp
     let min = SignedDuration::from_mins(1);
     let believed_n = believed.len();
     match s.app {
-        "clock-ahead" => {
+        "clock-ahead" | "clock-json" => {
             check_cli(
                 &mut row,
                 "--since now+50m",
