@@ -11,7 +11,9 @@
 #[path = "../e2e/util.rs"]
 mod util;
 
+mod clocks;
 mod report;
+mod rotation;
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -34,7 +36,7 @@ impl Profile {
 type Scenario = (&'static str, fn(Profile) -> Vec<Row>);
 
 /// Every scenario, in the order they run.
-const SCENARIOS: &[Scenario] = &[];
+const SCENARIOS: &[Scenario] = &[("rotation", rotation::run), ("clocks", clocks::run)];
 
 fn main() -> ExitCode {
     let mut full = false;
