@@ -229,7 +229,7 @@ pub fn run(profile: Profile) -> Vec<Row> {
         duplicated += d + foreign as u64;
     }
     let received_total = received_before_kills + received_lines(&collector).unwrap_or(0);
-    let resends = received_total.saturating_sub(sent);
+    let resends = received_total as i64 - sent as i64;
 
     let mut row = Row::new(
         SCENARIO,
@@ -240,12 +240,14 @@ pub fn run(profile: Profile) -> Vec<Row> {
     row.duplicated = duplicated;
     row.notes = format!(
         "seed {seed}; collector kills {collector_kills}, shipper kills {shipper_kills} \
-         ({kills_while_writing} while writing, over {:.1} s); raw resends ≥ {} \
-         (the collector received ≥ {} lines for {} written: Σ logq_received_lines_total over \
-         its lives, each scraped just before its kill{}); slowest collector restart {:.2} s; drained {:.1} s after the writers; \
-         missing/duplicated per app: {}",
+         ({kills_while_writing} while writing, over {:.1} s); raw resends seen {} \
+         (Σ logq_received_lines_total over the collector's lives, {} lines, each life scraped \
+         just before its kill, − {} written{}; shippers resume at the collector's durable \
+         position, so only lines a dying collector received after its last scrape are sent \
+         again, and those it cannot see); slowest collector restart {:.2} s; drained {:.1} s \
+         after the writers; missing/duplicated per app: {}",
         kills_done.as_secs_f64(),
-        num(resends),
+        resends,
         num(received_total),
         num(sent),
         if failed_scrapes > 0 {

@@ -166,6 +166,15 @@ struct Peaks {
     spool: u64,
 }
 
+/// How often a shipper logged losing or not reaching the collector (its stderr in `tmp`).
+fn reconnects(tmp: &Path, app: &str) -> usize {
+    std::fs::read_to_string(tmp.join(format!("{app}.stderr")))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("lost the collector") || l.contains("collector unreachable"))
+        .count()
+}
+
 /// Σ N over the stored `[logq-shipper] dropped N lines` markers of `app`, and how many.
 fn markers(collector: &Collector, app: &str) -> (u64, u64) {
     let (hits, _) = collector.search(&[("q", "dropped"), ("app", app), ("limit", "10000")]);
@@ -214,6 +223,9 @@ pub fn run(profile: Profile) -> Vec<Row> {
             .args(["--app", "stall-tail"])
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
+            .stderr(
+                std::fs::File::create(tmp.path().join("stall-tail.stderr")).expect("stderr file"),
+            )
             .spawn()
             .expect("spawn logq-shipper tail"),
     };
@@ -344,9 +356,10 @@ pub fn run(profile: Profile) -> Vec<Row> {
     row.missing = missing;
     row.duplicated = doubled;
     row.notes = format!(
-        "{}; {} of the lines written before SIGCONT; drained {:.1} s after SIGCONT",
+        "{}; {} of the lines written before SIGCONT; reconnects {}; drained {:.1} s after SIGCONT",
         rss_note(&peaks[0]),
         num(written_during_stop),
+        reconnects(tmp.path(), "stall-tail"),
         tail_drained.as_secs_f64()
     );
     row.require(missing == 0 && doubled == 0, || {
@@ -368,11 +381,13 @@ pub fn run(profile: Profile) -> Vec<Row> {
     row.missing = missing;
     row.duplicated = doubled;
     row.notes = format!(
-        "{}; peak spool {} of {}; slowest write {}; exit {:?}, drained {:.1} s after SIGCONT",
+        "{}; peak spool {} of {}; slowest write {}; reconnects {}; exit {:?}, drained {:.1} s \
+         after SIGCONT",
         rss_note(&peaks[1]),
         kib(peaks[1].spool),
         kib(default_cap),
         ms.map_or("unknown".into(), |ms| format!("{ms:.1} ms")),
+        reconnects(tmp.path(), "stall-run"),
         run_exit,
         run_drained.as_secs_f64()
     );
@@ -410,7 +425,7 @@ pub fn run(profile: Profile) -> Vec<Row> {
     row.notes = format!(
         "{}; peak spool {} of {}; stored {}, dropped at the cap {} in {} markers{} (a marker counts every unacknowledged \
          line of a dropped segment, also those already sent that still arrive); slowest \
-         write {}; exit {:?}, drained {:.1} s after SIGCONT",
+         write {}; reconnects {}; exit {:?}, drained {:.1} s after SIGCONT",
         rss_note(&peaks[2]),
         kib(peaks[2].spool),
         kib(cap.1),
@@ -419,6 +434,7 @@ pub fn run(profile: Profile) -> Vec<Row> {
         marker_count,
         if logged { " (and logged)" } else { "" },
         ms.map_or("unknown".into(), |ms| format!("{ms:.1} ms")),
+        reconnects(tmp.path(), "stall-cap"),
         cap_exit,
         cap_drained.as_secs_f64()
     );
