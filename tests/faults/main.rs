@@ -12,8 +12,10 @@
 mod util;
 
 mod clocks;
+mod killloop;
 mod report;
 mod rotation;
+mod stall;
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -36,7 +38,12 @@ impl Profile {
 type Scenario = (&'static str, fn(Profile) -> Vec<Row>);
 
 /// Every scenario, in the order they run.
-const SCENARIOS: &[Scenario] = &[("rotation", rotation::run), ("clocks", clocks::run)];
+const SCENARIOS: &[Scenario] = &[
+    ("killloop", killloop::run),
+    ("rotation", rotation::run),
+    ("stall", stall::run),
+    ("clocks", clocks::run),
+];
 
 fn main() -> ExitCode {
     let mut full = false;
