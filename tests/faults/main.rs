@@ -11,6 +11,8 @@
 #[path = "../e2e/util.rs"]
 mod util;
 
+mod corruption;
+mod disk;
 mod report;
 
 use std::process::ExitCode;
@@ -34,7 +36,7 @@ impl Profile {
 type Scenario = (&'static str, fn(Profile) -> Vec<Row>);
 
 /// Every scenario, in the order they run.
-const SCENARIOS: &[Scenario] = &[];
+const SCENARIOS: &[Scenario] = &[("disk", disk::run), ("corruption", corruption::run)];
 
 fn main() -> ExitCode {
     let mut full = false;
@@ -58,7 +60,11 @@ fn main() -> ExitCode {
     println!(
         "faults: {} profile, scenarios: {}",
         profile.pick("short", "full"),
-        chosen.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+        chosen
+            .iter()
+            .map(|(n, _)| *n)
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let mut rows = Vec::new();
     for (name, run) in chosen {
@@ -73,7 +79,10 @@ fn main() -> ExitCode {
             row.failure = Some(why);
             vec![row]
         });
-        println!("faults: {name} took {:.1} s", started.elapsed().as_secs_f64());
+        println!(
+            "faults: {name} took {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
         rows.extend(found);
     }
     println!("\n{}", report::table(&rows));
