@@ -405,12 +405,20 @@ fn case(
         row.require(floor_took == 0, || {
             format!("{app}: {floor_took} of its first {before} lines gone")
         });
-        notes.push(format!(
-            "{app}: {} lines beside the runaway, all stored; {} lines from the squeeze on, {missing} missing, {doubled} doubled; {} earlier lines evicted by the floor under the ballast",
-            num(before),
-            num(sent - before),
-            num(floor_took)
-        ));
+        notes.push(if squeeze {
+            format!(
+                "{app}: {} lines beside the runaway, all stored then; {} lines from the squeeze on, {missing} missing, {doubled} doubled; {} earlier lines evicted by the floor under the ballast",
+                num(before),
+                num(sent - before),
+                num(floor_took)
+            )
+        } else {
+            format!(
+                "{app}: {} lines, {} missing, {doubled} doubled",
+                num(sent),
+                missing + floor_took
+            )
+        });
         shippers.push(shipper);
     }
     stop.store(true, Ordering::SeqCst);
