@@ -12,6 +12,8 @@
 mod util;
 
 mod clocks;
+mod corruption;
+mod disk;
 mod killloop;
 mod report;
 mod rotation;
@@ -42,6 +44,8 @@ const SCENARIOS: &[Scenario] = &[
     ("killloop", killloop::run),
     ("rotation", rotation::run),
     ("stall", stall::run),
+    ("disk", disk::run),
+    ("corruption", corruption::run),
     ("clocks", clocks::run),
 ];
 
