@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::util::{
-    Collector, Shipper, bin, numbered_writer, stored_numbers, wait_until, wait_until_else,
+    Collector, Shipper, bin, numbered_writer, runaway_chunk, stored_numbers, wait_until,
+    wait_until_else,
 };
 
 /// A tmpfs of `mib` MiB mounted for the test (we are root on these machines), unmounted on
@@ -136,19 +137,7 @@ fn runaway_beside_calm_apps(fs_mib: u64, retention: &str, runaway_bytes: u64) ->
         let mut written: u64 = 0;
         let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
         while written < runaway_bytes {
-            let mut chunk = String::new();
-            for _ in 0..500 {
-                // Incompressible-ish payload, so segments are not tiny.
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                chunk.push_str(&format!(
-                    "seq={n:06} runaway job {state:016x} {:016x} {:016x} retrying\n",
-                    state.rotate_left(17),
-                    state.wrapping_mul(31)
-                ));
-                n += 1;
-            }
+            let chunk = runaway_chunk(&mut state, &mut n, 500, 6);
             stdin.write_all(chunk.as_bytes()).expect("feed runaway");
             written += chunk.len() as u64;
         }

@@ -300,6 +300,27 @@ pub fn stored_numbers(collector: &Collector, app: &str) -> HashMap<u64, u32> {
     seen
 }
 
+/// `count` lines of a runaway app (numbered from `*next` with `width` digits, an
+/// incompressible-ish payload so that segments are not tiny), advancing `next` and the xorshift
+/// `state`.
+pub fn runaway_chunk(state: &mut u64, next: &mut u64, count: usize, width: usize) -> String {
+    let mut chunk = String::new();
+    for _ in 0..count {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        let x = *state;
+        chunk.push_str(&format!(
+            "seq={:0width$} runaway job {x:016x} {:016x} {:016x} retrying\n",
+            *next,
+            x.rotate_left(17),
+            x.wrapping_mul(31)
+        ));
+        *next += 1;
+    }
+    chunk
+}
+
 /// The number in a `seq=NNNNNN` line.
 pub fn seq_of(line: &str) -> Option<u64> {
     let at = line.find("seq=")? + 4;

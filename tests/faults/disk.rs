@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use crate::Profile;
 use crate::corruption::LoggedCollector;
 use crate::report::{Row, num};
-use crate::util::{Shipper, bin};
+use crate::util::{Shipper, bin, runaway_chunk};
 
 const MIB: u64 = 1024 * 1024;
 /// `segment_max_bytes`: room the collector keeps for a segment being sealed.
@@ -280,18 +280,7 @@ fn case(
     let mut written: u64 = 0;
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
     while written < runaway_bytes {
-        let mut chunk = String::new();
-        for _ in 0..500 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            chunk.push_str(&format!(
-                "seq={runaway_lines:07} runaway job {x:016x} {:016x} {:016x} retrying\n",
-                x.rotate_left(17),
-                x.wrapping_mul(31)
-            ));
-            runaway_lines += 1;
-        }
+        let chunk = runaway_chunk(&mut x, &mut runaway_lines, 500, 7);
         stdin.write_all(chunk.as_bytes()).expect("feed runaway");
         written += chunk.len() as u64;
     }
