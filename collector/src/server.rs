@@ -113,9 +113,20 @@ pub async fn run_with(
         .lock()
         .expect("deletes")
         .extend(store.sealed_through());
-    index
+    let committed = index
         .committed_mark()
         .context("while reading the index commit")?;
+    // Before the WAL starts a new file: files deleted or lost outside logq took with them the
+    // acknowledged records that were not in a segment yet. Said, never silent.
+    let missing_wal_files = crate::wal::missing_files(&data_dir.join("wal"), committed.location)
+        .context("while listing the write-ahead log")?;
+    if !missing_wal_files.is_empty() {
+        tracing::error!(
+            files = ?missing_wal_files,
+            "write-ahead log files are missing (deleted outside logq?): the acknowledged records \
+             in them that were not yet in a segment are lost"
+        );
+    }
     // The indexer tells the WAL what is indexed through a marker, never a `Wal` handle: a
     // `Wal` would keep the writer thread (and so the indexer) alive forever at shutdown.
     let wal_cell: Arc<OnceLock<IndexedMarker>> = Arc::new(OnceLock::new());
@@ -160,6 +171,7 @@ pub async fn run_with(
         replayed = report.replayed_to_index,
         dropped_bytes = report.bytes_dropped,
         corrupt_records = report.corrupt_records,
+        missing_files = missing_wal_files.len(),
         took_ms = started.elapsed().as_millis() as u64,
         "recovered write-ahead log"
     );

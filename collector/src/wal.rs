@@ -538,6 +538,30 @@ fn sync_dir(dir: &Path) -> Result<(), WalError> {
         .map_err(io_err(dir))
 }
 
+/// WAL files that should be in `dir` but are not (deleted or lost outside logq), given the
+/// WAL location the hot index last committed. logq deletes only the oldest files, below that
+/// location's file (their records are all indexed), so every number from the oldest file
+/// present (or the committed one, if lower) up to the newest present (or the committed one, if
+/// higher) must exist. Call it before
+/// [`Wal::open`], which starts a new file.
+pub fn missing_files(dir: &Path, committed: WalLocation) -> Result<Vec<u64>, WalError> {
+    if !dir.exists() {
+        return Ok(Vec::new());
+    }
+    let present: std::collections::BTreeSet<u64> =
+        list_files(dir)?.into_iter().map(|(no, _)| no).collect();
+    let committed_file = (committed != WalLocation::default()).then_some(committed.file);
+    let first = present.first().copied();
+    let low = match (committed_file, first) {
+        (Some(c), Some(f)) => Some(c.min(f)),
+        (c, f) => c.or(f),
+    };
+    let (Some(low), Some(high)) = (low, present.last().copied().max(committed_file)) else {
+        return Ok(Vec::new());
+    };
+    Ok((low..=high).filter(|no| !present.contains(no)).collect())
+}
+
 fn list_files(dir: &Path) -> Result<Vec<(u64, PathBuf)>, WalError> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(io_err(dir))? {
@@ -796,6 +820,36 @@ mod tests {
         assert_eq!(
             rx.try_iter().next().expect("replayed").batch.lines,
             lines(&[20])
+        );
+    }
+
+    #[test]
+    fn missing_files_are_the_gaps_from_the_committed_file_up() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let at = |file| WalLocation { file, offset: 40 };
+        assert_eq!(
+            missing_files(&dir.path().join("none"), at(3)).expect("ok"),
+            Vec::<u64>::new()
+        );
+        for no in [3u64, 4, 6] {
+            std::fs::write(dir.path().join(format!("{no:020}.wal")), b"x").expect("write");
+        }
+        // Below the committed file, deletion is logq's own; from it up, a gap is a loss.
+        assert_eq!(missing_files(dir.path(), at(3)).expect("ok"), vec![5]);
+        assert_eq!(missing_files(dir.path(), at(2)).expect("ok"), vec![2, 5]);
+        assert_eq!(
+            missing_files(dir.path(), WalLocation::default()).expect("ok"),
+            vec![5]
+        );
+        // The newest files gone: up to the committed one.
+        assert_eq!(missing_files(dir.path(), at(8)).expect("ok"), vec![5, 7, 8]);
+        for no in [3u64, 4, 6] {
+            std::fs::remove_file(dir.path().join(format!("{no:020}.wal"))).expect("rm");
+        }
+        assert_eq!(missing_files(dir.path(), at(2)).expect("ok"), vec![2]);
+        assert_eq!(
+            missing_files(dir.path(), WalLocation::default()).expect("ok"),
+            Vec::<u64>::new()
         );
     }
 }

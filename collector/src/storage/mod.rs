@@ -688,8 +688,11 @@ impl Store {
         let mut refused = Vec::new();
         // Unsealed data grows with the ingest rate and gives space back only once sealed: near
         // a limit, the app holding most of it waits.
-        let mut slow = false;
         let segment = self.storage.segment_max_bytes;
+        // An active segment at twice its seal size means sealing has fallen behind the ingest
+        // (a runaway on a busy machine): left alone it grows on, and a seal that big overshoots
+        // the cap and the floor by as much.
+        let mut slow = hot.values().any(|h| h.bytes > 2 * segment);
         let hot_index = tree_bytes(&self.data_dir.join("hot"));
         // What eviction cannot free; the hot index counts twice, as a merge writes its new
         // segment before it drops the old ones.
