@@ -8,51 +8,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::util::{
-    Collector, Shipper, bin, numbered_writer, runaway_chunk, stored_numbers, wait_until,
-    wait_until_else,
+    Collector, Shipper, Tmpfs, bin, numbered_writer, pipe_lines, runaway_chunk, stored_numbers,
+    tree_bytes, wait_until, wait_until_else,
 };
-
-/// A tmpfs of `mib` MiB mounted for the test (we are root on these machines), unmounted on
-/// drop.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(path: &Path, mib: u64) -> Tmpfs {
-        std::fs::create_dir_all(path).expect("mount point");
-        let status = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={mib}m"), "tmpfs"])
-            .arg(path)
-            .status()
-            .expect("run mount");
-        assert!(
-            status.success(),
-            "mounting a tmpfs needs root (CI and these machines run as root)"
-        );
-        Tmpfs(path.to_owned())
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
-
-/// Bytes of every file under `dir`.
-fn tree_bytes(dir: &Path) -> u64 {
-    let mut total = 0;
-    let mut stack = vec![dir.to_owned()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            match e.metadata() {
-                Ok(m) if m.is_dir() => stack.push(e.path()),
-                Ok(m) => total += m.len(),
-                Err(_) => {}
-            }
-        }
-    }
-    total
-}
 
 const MIB: u64 = 1024 * 1024;
 const SEGMENT: u64 = 8 * MIB;
@@ -77,7 +35,7 @@ struct Outcome {
 fn runaway_beside_calm_apps(fs_mib: u64, retention: &str, runaway_bytes: u64) -> Outcome {
     let tmp = tempfile::tempdir().expect("tempdir");
     let mnt = tmp.path().join("mnt");
-    let _fs = Tmpfs::mount(&mnt, fs_mib);
+    let _fs = Tmpfs::mount(&mnt, fs_mib).expect("tmpfs (CI and these machines run as root)");
     let data = mnt.join("data");
     let config = format!(
         "[wal]\nmax_file_bytes = {}\n[storage]\nsegment_max_bytes = {SEGMENT}\n{retention}",
@@ -261,29 +219,6 @@ fn the_free_disk_floor_holds_on_a_small_filesystem_with_no_cap() {
     );
 }
 
-/// Ships `lines` numbered lines for `app` through `logq-shipper pipe` and waits for it.
-fn pipe_lines(collector: &Collector, state: &Path, app: &str, lines: u64) {
-    let mut child = Command::new(bin("logq-shipper"))
-        .args(["--to", &collector.tcp.to_string()])
-        .arg("--state-dir")
-        .arg(state)
-        .args(["pipe", "--app", app])
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::piped())
-        .spawn()
-        .expect("spawn shipper");
-    let text: String = (0..lines)
-        .map(|n| format!("seq={n:06} {app} payload lorem ipsum dolor sit amet\n"))
-        .collect();
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(text.as_bytes())
-        .expect("write");
-    assert!(child.wait().expect("wait").success());
-}
-
 /// The segment files of `app`, oldest first.
 fn segments_of(data: &Path, app: &str) -> Vec<PathBuf> {
     let mut segs: Vec<PathBuf> = std::fs::read_dir(data.join("segments").join(app))
@@ -308,7 +243,7 @@ fn damaged_segments_footers_and_splits_are_repaired_or_counted_and_the_rest_serv
     let mut collector = Collector::start_with(&data, Some(config));
     let apps = ["cut", "footer", "split", "gone"];
     for app in apps {
-        pipe_lines(&collector, &tmp.path().join("state"), app, LINES);
+        pipe_lines(collector.tcp, &tmp.path().join("state"), app, 0, LINES);
     }
     // A segment is listed before its split is built: wait for the split too.
     wait_until(

@@ -386,3 +386,68 @@ pub fn logq(args: &[&str]) -> (i32, Vec<u8>, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// Ships `lines` numbered lines (`seq=NNNNNN`, from `first`) for `app` through
+/// `logq-shipper pipe` and waits for it to deliver them.
+pub fn pipe_lines(tcp: SocketAddr, state: &Path, app: &str, first: u64, lines: u64) {
+    let mut child = Command::new(bin("logq-shipper"))
+        .args(["--to", &tcp.to_string()])
+        .arg("--state-dir")
+        .arg(state)
+        .args(["pipe", "--app", app])
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("spawn shipper");
+    let text: String = (first..first + lines)
+        .map(|n| format!("seq={n:06} {app} payload lorem ipsum dolor sit amet\n"))
+        .collect();
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("write");
+    assert!(child.wait().expect("wait").success(), "{app} shipped");
+}
+
+/// A tmpfs of `mib` MiB mounted at `path` (we are root on these machines), unmounted on drop,
+/// also when the test fails.
+pub struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    pub fn mount(path: &Path, mib: u64) -> Result<Tmpfs, String> {
+        std::fs::create_dir_all(path).map_err(|e| e.to_string())?;
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={mib}m"), "tmpfs"])
+            .arg(path)
+            .status()
+            .map_err(|e| format!("run mount: {e}"))?;
+        if !status.success() {
+            return Err("mounting a tmpfs needs root".into());
+        }
+        Ok(Tmpfs(path.to_owned()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// Bytes of every file under `dir`.
+pub fn tree_bytes(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            match e.metadata() {
+                Ok(m) if m.is_dir() => stack.push(e.path()),
+                Ok(m) => total += m.len(),
+                Err(_) => {}
+            }
+        }
+    }
+    total
+}

@@ -5,7 +5,7 @@
 //! log what it lost, and keeps serving.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::Profile;
 use crate::report::{Row, num};
-use crate::util::{Collector, bin, wait_until};
+use crate::util::{Collector, bin, pipe_lines, wait_until};
 
 const APPS: [&str; 4] = ["alpha", "bravo", "charlie", "delta"];
 /// Lines per app and round; rounds 0 and 1 are sealed, round 2 is left unsealed.
@@ -184,29 +184,6 @@ pub fn field(line: &str, key: &str) -> Option<u64> {
     line.split_whitespace()
         .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
         .and_then(|v| v.trim_matches('"').parse().ok())
-}
-
-/// Ships `lines` numbered lines (from `first`) for `app` through `logq-shipper pipe`.
-fn pipe_lines(tcp: SocketAddr, state: &Path, app: &str, first: u64, lines: u64) {
-    let mut child = Command::new(bin("logq-shipper"))
-        .args(["--to", &tcp.to_string()])
-        .arg("--state-dir")
-        .arg(state)
-        .args(["pipe", "--app", app])
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::piped())
-        .spawn()
-        .expect("spawn shipper");
-    let text: String = (first..first + lines)
-        .map(|n| format!("seq={n:06} {app} payload lorem ipsum dolor sit amet\n"))
-        .collect();
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(text.as_bytes())
-        .expect("write");
-    assert!(child.wait().expect("wait").success(), "{app} shipped");
 }
 
 /// Every file under `dir`.

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use crate::Profile;
 use crate::corruption::LoggedCollector;
 use crate::report::{Row, num};
-use crate::util::{Shipper, bin, runaway_chunk};
+use crate::util::{Shipper, Tmpfs, bin, runaway_chunk, tree_bytes};
 
 const MIB: u64 = 1024 * 1024;
 /// `segment_max_bytes`: room the collector keeps for a segment being sealed.
@@ -29,46 +29,6 @@ const CALM: [&str; 2] = ["calm-a", "calm-b"];
 /// every 100 ms while the runaway writes several MiB/s, and the hot index and the WAL are
 /// only freed once what they hold is sealed (the e2e tests allow two 8 MiB segments).
 const OVERSHOOT: u64 = 16 * MIB;
-
-/// A tmpfs mounted for the scenario, unmounted on drop (also when the scenario fails).
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(path: &Path, mib: u64) -> Result<Tmpfs, String> {
-        std::fs::create_dir_all(path).map_err(|e| e.to_string())?;
-        let status = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={mib}m"), "tmpfs"])
-            .arg(path)
-            .status()
-            .map_err(|e| format!("run mount: {e}"))?;
-        if !status.success() {
-            return Err("mounting a tmpfs needs root".into());
-        }
-        Ok(Tmpfs(path.to_owned()))
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
-
-/// Bytes of every file under `dir`.
-fn tree_bytes(dir: &Path) -> u64 {
-    let mut total = 0;
-    let mut stack = vec![dir.to_owned()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            match e.metadata() {
-                Ok(m) if m.is_dir() => stack.push(e.path()),
-                Ok(m) => total += m.len(),
-                Err(_) => {}
-            }
-        }
-    }
-    total
-}
 
 fn free_bytes(path: &Path) -> u64 {
     rustix::fs::statvfs(path).map_or(u64::MAX, |s| s.f_bavail * s.f_frsize)
