@@ -8,7 +8,7 @@ import { appendFileSync, copyFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
-import { chromium } from "playwright-core";
+import { inChromium } from "./chromium.mjs";
 
 const url = need("LOGQ_URL");
 const file = need("LOGQ_FILE");
@@ -265,23 +265,6 @@ async function run(browser) {
   step("responsive under 20,000 lines in 10 s");
 }
 
-const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox"] });
-const watchdog = setTimeout(() => {
-  console.error(`the run took over ${RUN_LIMIT_MS} ms`);
-  browser.close().finally(() => process.exit(3));
-}, RUN_LIMIT_MS);
-let failed = false;
-try {
-  await run(browser);
-} catch (e) {
-  failed = true;
-  console.error(e.stack || String(e));
-  for (const page of browser.contexts().flatMap((c) => c.pages())) {
-    await page.screenshot({ path: join(artifacts, "failure.png") }).catch(() => {});
-  }
-} finally {
-  clearTimeout(watchdog);
-  await browser.close();
-}
-step(failed ? "failed" : "passed");
-process.exit(failed ? 1 : 0);
+const passed = await inChromium(run, { limitMs: RUN_LIMIT_MS, shot: join(artifacts, "failure.png") });
+step(passed ? "passed" : "failed");
+process.exit(passed ? 0 : 1);

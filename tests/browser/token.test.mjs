@@ -6,7 +6,7 @@
 // LOGQ_ARTIFACTS (a screenshot goes there on failure).
 
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { inChromium } from "./chromium.mjs";
 
 const url = need("LOGQ_URL");
 const app = need("LOGQ_APP");
@@ -66,23 +66,6 @@ async function run(browser) {
   check(total >= 1, `the search finds the stored line (${total})`);
 }
 
-const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox"] });
-const watchdog = setTimeout(() => {
-  console.error(`the run took over ${RUN_LIMIT_MS} ms`);
-  browser.close().finally(() => process.exit(3));
-}, RUN_LIMIT_MS);
-let failed = false;
-try {
-  await run(browser);
-} catch (e) {
-  failed = true;
-  console.error(e.stack || String(e));
-  for (const page of browser.contexts().flatMap((c) => c.pages())) {
-    await page.screenshot({ path: join(artifacts, "token-failure.png") }).catch(() => {});
-  }
-} finally {
-  clearTimeout(watchdog);
-  await browser.close();
-}
-console.log(failed ? "failed" : "passed");
-process.exit(failed ? 1 : 0);
+const passed = await inChromium(run, { limitMs: RUN_LIMIT_MS, shot: join(artifacts, "token-failure.png") });
+console.log(passed ? "passed" : "failed");
+process.exit(passed ? 0 : 1);
