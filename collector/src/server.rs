@@ -107,6 +107,23 @@ pub async fn run_with(
         let _ = std::fs::remove_dir_all(&old_index);
     }
     let index = LogIndex::open(&data_dir.join("hot")).context("while opening the hot index")?;
+    // Before the indexer's first commit applies any deletion: what damaged or deleted active
+    // segments lost, by the hot index's count of the records only they held.
+    for u in &store_report.unsealed {
+        let held = index
+            .count_ids(&u.app, u.after, u.below)
+            .context("while counting the hot index's records")?;
+        let lost = held.saturating_sub(u.kept);
+        if lost > 0 {
+            store.add_records_lost(lost);
+            tracing::error!(
+                app = %u.app,
+                lost,
+                kept = u.kept,
+                "records only an active segment held are lost (the segment was damaged or deleted)"
+            );
+        }
+    }
     let deletes = PendingDeletes::default();
     // Records a crash left in the hot index after their segment was written.
     deletes

@@ -562,6 +562,38 @@ pub fn missing_files(dir: &Path, committed: WalLocation) -> Result<Vec<u64>, Wal
     Ok((low..=high).filter(|no| !present.contains(no)).collect())
 }
 
+/// The lowest record id the WAL in `dir` still holds: the `next_id` of the checkpoint that
+/// opens its oldest readable file (every record of that file and of the later ones has an id at
+/// or above it; a file whose head is damaged is passed over). `None` when no file is readable.
+/// Every record with a lower id is in the hot index and in a segment, or lost. Call it before
+/// [`Wal::open`], which starts a new file.
+pub fn first_id(dir: &Path) -> Option<u64> {
+    let files = list_files(dir).ok()?;
+    files.iter().find_map(|(_, path)| {
+        let mut file = File::open(path).ok()?;
+        let mut head = [0u8; HEADER_BYTES as usize + RECORD_HEADER_BYTES];
+        file.read_exact(&mut head).ok()?;
+        if &head[..8] != MAGIC {
+            return None;
+        }
+        let rec = &head[HEADER_BYTES as usize..];
+        let len = u32::from_le_bytes([rec[0], rec[1], rec[2], rec[3]]) as usize;
+        let crc = u32::from_le_bytes([rec[4], rec[5], rec[6], rec[7]]);
+        if len > MAX_RECORD_BYTES {
+            return None;
+        }
+        let mut payload = vec![0u8; len];
+        file.read_exact(&mut payload).ok()?;
+        if crc32fast::hash(&payload) != crc {
+            return None;
+        }
+        match serde_json::from_slice::<WalEntry>(&payload).ok()? {
+            WalEntry::Checkpoint { next_id, .. } => Some(next_id),
+            WalEntry::Batch(b) => Some(b.first_id),
+        }
+    })
+}
+
 fn list_files(dir: &Path) -> Result<Vec<(u64, PathBuf)>, WalError> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(io_err(dir))? {
@@ -851,5 +883,50 @@ mod tests {
             missing_files(dir.path(), WalLocation::default()).expect("ok"),
             Vec::<u64>::new()
         );
+    }
+
+    #[tokio::test]
+    async fn first_id_is_the_checkpoint_of_the_oldest_readable_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert_eq!(first_id(dir.path()), None);
+        let (tx, _rx) = std::sync::mpsc::sync_channel(64);
+        // A file of at most one byte of text: each append starts a new file.
+        let (wal, _, _) =
+            Wal::open(dir.path(), 1, false, WalLocation::default(), tx).expect("open");
+        for ends in [[1u64, 2], [3, 4], [5, 6]] {
+            wal.append(append("a/b", &ends)).await.expect("append");
+        }
+        // The lowest id each file holds, read back by the replay.
+        let files = list_files(dir.path()).expect("list");
+        let lowest_from = |from: usize| {
+            let mut low = None::<u64>;
+            for (no, path) in &files[from..] {
+                let _ = replay_file(
+                    *no,
+                    path,
+                    false,
+                    |_, e| {
+                        if let WalEntry::Batch(b) = e {
+                            low = Some(low.map_or(b.first_id, |l| l.min(b.first_id)));
+                        }
+                    },
+                    &mut RecoveryReport::default(),
+                );
+            }
+            low
+        };
+        assert_eq!(first_id(dir.path()), Some(0));
+        assert_eq!(lowest_from(0), Some(0));
+        // Older files gone (logq deletes the oldest first): the lowest id left.
+        let holding_2 = (0..files.len())
+            .rfind(|&i| lowest_from(i) == Some(2))
+            .expect("a file starts at id 2");
+        for (_, path) in &files[..holding_2] {
+            std::fs::remove_file(path).expect("rm");
+        }
+        assert_eq!(first_id(dir.path()), Some(2));
+        // The oldest file's head damaged: the next readable file's checkpoint.
+        std::fs::write(&files[holding_2].1, b"LOGQWAL\0 damaged head").expect("write");
+        assert_eq!(first_id(dir.path()), Some(4));
     }
 }

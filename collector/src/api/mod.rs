@@ -95,6 +95,7 @@ impl From<SearchError> for ApiError {
                 ApiError::BadRequest(e.to_string())
             }
             SearchError::Index(_) | SearchError::Corrupt(_) => ApiError::Internal(e.to_string()),
+            SearchError::Repairing { .. } => ApiError::Unavailable(e.to_string()),
         }
     }
 }

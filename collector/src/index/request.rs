@@ -202,6 +202,28 @@ pub(crate) fn sealed_records(f: &Fields, app: &str, through: u64) -> Box<dyn Tan
     ]))
 }
 
+/// `app`'s records with ids above `after` (all, when `None`) and below `below`.
+pub(crate) fn ids_between(
+    f: &Fields,
+    app: &str,
+    after: Option<u64>,
+    below: u64,
+) -> Box<dyn TantivyQuery> {
+    let low = after.map_or(Bound::Unbounded, |a| {
+        Bound::Excluded(Term::from_field_u64(f.id, a))
+    });
+    Box::new(BooleanQuery::new(vec![
+        (Occur::Must, term(f.app, app)),
+        (
+            Occur::Must,
+            Box::new(RangeQuery::new(
+                low,
+                Bound::Excluded(Term::from_field_u64(f.id, below)),
+            )),
+        ),
+    ]))
+}
+
 /// Records with ids up to `through`.
 fn ids_through(f: &Fields, through: u64) -> Box<dyn TantivyQuery> {
     Box::new(RangeQuery::new(

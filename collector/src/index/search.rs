@@ -31,6 +31,12 @@ pub enum SearchError {
     Index(#[from] tantivy::TantivyError),
     #[error("stored record {0} is unreadable")]
     Corrupt(u64),
+    /// A split failed a search; it is rebuilt from its segment in the background.
+    #[error(
+        "the index of segment {seq} is damaged ({error}); it is being rebuilt from the segment: \
+         try again in a few seconds"
+    )]
+    Repairing { seq: u64, error: String },
 }
 
 /// Sort key of a document: (event time, id); larger is newer.
@@ -79,6 +85,13 @@ impl LogIndex {
             hits.push((key, name.clone()));
         }
         Ok((hits, total as u64))
+    }
+
+    /// How many of `app`'s records with ids above `after` and below `below` the hot index
+    /// holds (as committed). Blocking.
+    pub fn count_ids(&self, app: &str, after: Option<u64>, below: u64) -> Result<u64, SearchError> {
+        let query = super::request::ids_between(&self.fields, app, after, below);
+        Ok(self.reader.searcher().search(&query, &Count)? as u64)
     }
 
     /// Counts the hot records matching `req` (leaving out sealed ones) into `buckets`.

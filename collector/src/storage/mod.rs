@@ -39,6 +39,9 @@ const MANIFEST_VERSION: u32 = 1;
 const SEAL_CHECK: Duration = Duration::from_millis(100);
 /// Every this many checks the scrub checks one segment.
 const SCRUB_EVERY: u64 = 5;
+/// How long bytes evicted under the global cap or the disk floor still count in their app's use
+/// (see [`Store::victim`]).
+const PRESSURE_WINDOW: Duration = Duration::from_secs(600);
 
 /// A sealed segment as the manifest lists it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -112,6 +115,21 @@ pub struct OpenReport {
     pub segments_salvaged: usize,
     pub records_lost: u64,
     pub segments_dropped: usize,
+    /// Per app, the records that only its active segment held (see [`Unsealed`]).
+    pub unsealed: Vec<Unsealed>,
+}
+
+/// An app's records that were in neither a sealed segment nor the WAL at start: ids above
+/// `after` and below `below`. Only its active segment held their text, and the hot index holds
+/// every one of them (the WAL deletes a file only once its records are indexed and in a synced
+/// frame), so the hot index's count of them minus the `kept` records recovered from the active
+/// segment is what damage to that segment lost. (Records from `below` up come again from the WAL.)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsealed {
+    pub app: String,
+    pub after: Option<u64>,
+    pub below: u64,
+    pub kept: u64,
 }
 
 /// See [`Store::victim`].
@@ -171,6 +189,9 @@ pub struct Store {
     /// The WAL location before which every record is durable in a segment.
     wal_durable: Mutex<WalLocation>,
     evictions: Mutex<HashMap<EvictReason, u64>>,
+    /// Segments evicted under the global cap or the disk floor in the last `PRESSURE_WINDOW`:
+    /// when, whose, and their bytes on disk.
+    pressure: Mutex<std::collections::VecDeque<(Instant, String, u64)>>,
     /// Apps whose ingest is refused because the disk floor is breached with nothing left to
     /// evict.
     refused: RwLock<Vec<String>>,
@@ -220,11 +241,17 @@ impl Store {
             sealed: BTreeMap::new(),
             sealed_through: manifest.sealed_through,
         };
+        let sealed_before = state.sealed_through.clone();
+        // Records from this id up are in the WAL, which replays them at start.
+        let wal_first = crate::wal::first_id(&data_dir.join("wal"));
         let mut on_disk = Vec::new();
+        let mut actives = HashMap::new();
+        let mut apps = std::collections::BTreeSet::new();
         for app_dir in std::fs::read_dir(&dir).map_err(io_err(&dir))?.flatten() {
             if !app_dir.path().is_dir() {
                 continue;
             }
+            apps.insert(app_dir.file_name().to_string_lossy().into_owned());
             for entry in std::fs::read_dir(app_dir.path())
                 .into_iter()
                 .flatten()
@@ -249,13 +276,22 @@ impl Store {
                     // A segment being written when the collector stopped: its intact frames
                     // become a sealed segment; the WAL replays the rest.
                     let sealed = path.with_extension("seg");
-                    match salvage_into(&path, &sealed, seq, &storage) {
-                        Ok(Some(s)) => {
+                    match recover_active(&path, &sealed, seq, &storage, wal_first) {
+                        Ok((Some(s), damaged)) => {
                             report.active_recovered += 1;
-                            tracing::info!(segment = %sealed.display(), records = s.meta.records, "sealed an active segment left by the last run");
+                            tracing::info!(segment = %sealed.display(), records = s.meta.records, damaged, "sealed an active segment left by the last run");
+                            actives.insert(seq, damaged);
                             on_disk.push((seq, sealed));
                         }
-                        Ok(None) => {}
+                        Ok((None, damaged)) => {
+                            if damaged && let Some(w) = wal_first {
+                                raise_through(
+                                    &mut state.sealed_through,
+                                    &app_dir.file_name().to_string_lossy(),
+                                    w,
+                                );
+                            }
+                        }
                         Err(e) => {
                             tracing::error!(segment = %path.display(), error = %e, "cannot recover an active segment; left in place");
                         }
@@ -326,9 +362,36 @@ impl Store {
                 tracing::error!(seq, app = %meta.app, records = meta.records, "a segment listed in the manifest is gone");
             }
         }
+        // Each app's records only its active segment held: above what sealed segments hold,
+        // below what the WAL holds.
+        let mut after = sealed_before;
+        let mut kept: BTreeMap<String, u64> = BTreeMap::new();
+        for s in state.sealed.values() {
+            if actives.contains_key(&s.meta.seq) {
+                *kept.entry(s.meta.app.clone()).or_default() += s.meta.records;
+            } else {
+                let e = after.entry(s.meta.app.clone()).or_default();
+                *e = (*e).max(s.meta.last_id);
+            }
+        }
+        apps.extend(after.keys().cloned());
+        report.unsealed = apps
+            .into_iter()
+            .map(|app| Unsealed {
+                after: after.get(&app).copied(),
+                below: wal_first.unwrap_or(u64::MAX),
+                kept: kept.get(&app).copied().unwrap_or(0),
+                app,
+            })
+            .collect();
         for s in state.sealed.values() {
             let e = state.sealed_through.entry(s.meta.app.clone()).or_default();
             *e = (*e).max(s.meta.last_id);
+            if actives.get(&s.meta.seq) == Some(&true)
+                && let Some(w) = wal_first
+            {
+                raise_through(&mut state.sealed_through, &s.meta.app, w);
+            }
         }
         let store = Store {
             dir,
@@ -340,6 +403,7 @@ impl Store {
             active: Mutex::new(BTreeMap::new()),
             wal_durable: Mutex::new(WalLocation::default()),
             evictions: Mutex::new(HashMap::new()),
+            pressure: Mutex::new(Default::default()),
             refused: RwLock::new(Vec::new()),
             throttled: RwLock::new(Vec::new()),
             damaged: Mutex::new(Default::default()),
@@ -770,17 +834,32 @@ impl Store {
     /// Who gives way when the global cap or the disk floor is breached: the app using most
     /// relative to its share (its own `max_bytes`, or an equal part of the cap) loses its
     /// oldest segment, or is refused when it has none. An app's use is what is its own on
-    /// disk: its sealed segments and its active segment. (The hot index and the WAL are not
-    /// attributed: right after a runaway's seal they still hold its records while its active
-    /// segment is empty, and a calm app would be blamed for them.)
+    /// disk, its sealed segments and its active segment, plus what the cap or the floor
+    /// evicted from it in the last `PRESSURE_WINDOW`: a runaway whose segments are gone is
+    /// still the app that filled the disk, and is refused rather than a calm app losing its
+    /// data for it (as when something outside logq fills the disk next). (The hot index and
+    /// the WAL are not attributed: right after a runaway's seal they still hold its records
+    /// while its active segment is empty, and a calm app would be blamed for them.)
     fn victim(&self, hot: &BTreeMap<String, HotStats>, cap: Option<u64>) -> Victim {
         let segs = self.segments();
-        let mut used: BTreeMap<&str, f64> = BTreeMap::new();
+        let mut used: BTreeMap<String, f64> = BTreeMap::new();
         for s in &segs {
-            *used.entry(&s.app).or_default() += s.disk_bytes() as f64;
+            *used.entry(s.app.clone()).or_default() += s.disk_bytes() as f64;
         }
         for (app, h) in hot {
-            *used.entry(app).or_default() += h.file_bytes as f64;
+            *used.entry(app.clone()).or_default() += h.file_bytes as f64;
+        }
+        {
+            let mut pressure = self.pressure.lock().expect("pressure lock");
+            while pressure
+                .front()
+                .is_some_and(|(at, _, _)| at.elapsed() > PRESSURE_WINDOW)
+            {
+                pressure.pop_front();
+            }
+            for (_, app, bytes) in pressure.iter() {
+                *used.entry(app.clone()).or_default() += *bytes as f64;
+            }
         }
         let total: f64 = used.values().sum();
         let equal = cap.map_or(total, |c| c as f64) / used.len().max(1) as f64;
@@ -791,16 +870,17 @@ impl Store {
         };
         let Some(app) = used
             .iter()
-            .map(|(app, bytes)| (*app, bytes / share(app)))
+            .map(|(app, bytes)| (app, bytes / share(app)))
             .max_by(|a, b| a.1.total_cmp(&b.1))
-            .map(|(app, _)| app.to_owned())
+            .map(|(app, _)| app.clone())
         else {
             return Victim::Nobody;
         };
         match segs.iter().find(|s| s.app == app).cloned() {
             Some(s) => Victim::Evict(s),
-            None if hot.contains_key(&app) => Victim::Refuse(app),
-            None => Victim::Nobody,
+            // Refused even while it has nothing unsealed: it is the app refused writes would
+            // come from, and it has nothing left to give.
+            None => Victim::Refuse(app),
         }
     }
 
@@ -831,6 +911,13 @@ impl Store {
             .expect("evictions")
             .entry(reason)
             .or_default() += 1;
+        if matches!(reason, EvictReason::GlobalMaxBytes | EvictReason::DiskFloor) {
+            self.pressure.lock().expect("pressure lock").push_back((
+                Instant::now(),
+                s.app.clone(),
+                s.disk_bytes(),
+            ));
+        }
         if let Some(m) = self.metrics.get() {
             m.evicted(reason);
         }
@@ -841,6 +928,11 @@ impl Store {
     /// Records lost to damaged segments since start (including those found at open).
     pub fn records_lost(&self) -> u64 {
         self.records_lost.load(Ordering::Relaxed)
+    }
+
+    /// Counts records found lost outside the store's own checks (see [`Unsealed`]).
+    pub fn add_records_lost(&self, n: u64) {
+        self.records_lost.fetch_add(n, Ordering::Relaxed);
     }
 
     /// Checks every frame of up to `budget` segments not checked since start, salvaging the
@@ -979,6 +1071,45 @@ fn salvage_into(
     storage: &StorageConfig,
 ) -> anyhow::Result<Option<Sealed>> {
     let salvaged = segment::salvage(src)?;
+    write_salvaged(salvaged, src, path, seq, storage)
+}
+
+/// Seals the active segment `src` left by the last run as `dst` (see [`salvage_into`]), and
+/// says whether it was damaged (a frame failed its checksum, or bytes follow the last intact
+/// frame). A damaged one keeps only the records below `wal_first`: the WAL replays those from
+/// it up, the damaged frames' included, and they are appended again.
+fn recover_active(
+    src: &Path,
+    dst: &Path,
+    seq: u64,
+    storage: &StorageConfig,
+    wal_first: Option<u64>,
+) -> anyhow::Result<(Option<Sealed>, bool)> {
+    let mut salvaged = segment::salvage(src)?;
+    let damaged = salvaged.bad_frames > 0 || salvaged.unwalked_bytes > 0;
+    if damaged && let Some(w) = wal_first {
+        salvaged.records.retain(|r| r.id < w);
+    }
+    Ok((write_salvaged(salvaged, src, dst, seq, storage)?, damaged))
+}
+
+/// Leaves `app`'s records below `wal_first` out of the hot index and out of the appends of the
+/// WAL replay: they are sealed or lost, and the replay brings every record from it up.
+fn raise_through(sealed_through: &mut BTreeMap<String, u64>, app: &str, wal_first: u64) {
+    if let Some(below) = wal_first.checked_sub(1) {
+        let e = sealed_through.entry(app.to_owned()).or_default();
+        *e = (*e).max(below);
+    }
+}
+
+/// Writes `salvaged` as the sealed segment `path` with its split; removes `src`.
+fn write_salvaged(
+    salvaged: segment::Salvaged,
+    src: &Path,
+    path: &Path,
+    seq: u64,
+    storage: &StorageConfig,
+) -> anyhow::Result<Option<Sealed>> {
     let split_dir = path.with_extension("split");
     let _ = std::fs::remove_dir_all(&split_dir);
     if salvaged.records.is_empty() {
@@ -1163,6 +1294,23 @@ mod tests {
             .expect("search");
         assert_eq!(found.total, 150);
         drop(store);
+        // Regression (fault scenario `corruption`): one file of a split gone, its positions,
+        // which tantivy opens only for a phrase; the split opened and every phrase search
+        // failed. Now it is found missing at open and the split rebuilt.
+        let pos = std::fs::read_dir(seg.with_extension("split"))
+            .expect("ls split")
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|e| e == "pos"))
+            .expect("a positions file");
+        std::fs::remove_file(pos).expect("rm positions");
+        let (store, report) = open(dir.path(), RetentionConfig::default());
+        assert_eq!((report.segments, report.splits_rebuilt), (1, 1));
+        let found = store
+            .search(&hot, &req("\"connect econnrefused\"", 1000))
+            .expect("phrase search");
+        assert_eq!(found.total, 150);
+        drop(store);
         // Flip a byte in the middle of the segment: only the damaged frame is lost.
         let mut bytes = std::fs::read(&seg).expect("read");
         let mid = bytes.len() / 2;
@@ -1303,6 +1451,56 @@ mod tests {
         probe_free.store(u64::MAX / 4, Ordering::SeqCst);
         store.enforce_retention(&hot_stats);
         assert!(!store.is_refused("runaway"));
+    }
+
+    /// Regression (fault scenario `disk`, full profile): once the floor had taken a runaway's
+    /// segments, a ballast outside logq made the floor evict a calm app's segments, as the
+    /// runaway then counted as using almost nothing.
+    #[test]
+    fn under_the_floor_a_runaway_whose_segments_are_gone_is_refused_before_a_calm_app_loses_data() {
+        use std::sync::atomic::AtomicU64;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let free = Arc::new(AtomicU64::new(u64::MAX / 4));
+        let probe: FreeSpace = {
+            let free = free.clone();
+            Arc::new(move |_: &Path| Some((free.load(Ordering::SeqCst), 100 << 30)))
+        };
+        let retention = RetentionConfig {
+            min_free_bytes: 1 << 30,
+            min_free_percent: 0,
+            ..RetentionConfig::default()
+        };
+        let storage = StorageConfig {
+            frame_bytes: 4096,
+            ..StorageConfig::default()
+        };
+        let (store, _) = Store::open(dir.path(), storage, retention, probe).expect("store");
+        let store = Arc::new(store);
+        for first in [0, 100, 200, 300] {
+            sealed(dir.path(), &store, "runaway", first, 100);
+        }
+        for first in [400, 500] {
+            sealed(dir.path(), &store, "calm", first, 100);
+        }
+        let calm_segments = || store.segments().iter().filter(|s| s.app == "calm").count();
+        // The runaway breaches the floor: its own segments go, all of them, and it is refused.
+        free.store(0, Ordering::SeqCst);
+        let evicted = store.enforce_retention(&BTreeMap::new());
+        assert_eq!(evicted.len(), 4, "{evicted:?}");
+        assert!(evicted.iter().all(|(s, _)| s.app == "runaway"));
+        assert_eq!(calm_segments(), 2);
+        assert!(store.is_refused("runaway") && !store.is_refused("calm"));
+        // Space returns, then something outside logq fills the disk again while the calm app
+        // writes: the runaway stays the one refused and the calm app keeps its data.
+        free.store(u64::MAX / 4, Ordering::SeqCst);
+        store.enforce_retention(&BTreeMap::new());
+        assert!(!store.is_refused("runaway"));
+        fill(dir.path(), &store, "calm", 600, 10);
+        free.store(0, Ordering::SeqCst);
+        let evicted = store.enforce_retention(&store.hot_stats());
+        assert!(evicted.is_empty(), "{evicted:?}");
+        assert_eq!(calm_segments(), 2);
+        assert!(store.is_refused("runaway") && !store.is_refused("calm"));
     }
 
     /// Opening 1,000 segments reads only their footers and opens their splits. The time is

@@ -8,8 +8,8 @@
 //! [`find`]: Store::find
 //! [`fetch`]: Store::fetch
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 
 use logq_schemas::StoredRecord;
 
@@ -86,7 +86,7 @@ impl Store {
             })
             .collect();
         let mut total = hot_total;
-        let per_split = each_split(&candidates, |split| {
+        let per_split = each_split(&candidates, &self.damaged, |split| {
             let q = req.to_tantivy(&split.fields, &BTreeMap::new());
             Ok(split.search(&*q, req.limit)?)
         })?;
@@ -173,7 +173,7 @@ impl Store {
             (st.sealed_through.clone(), self.candidates(&st, req, true))
         };
         hot.histogram_hot(req, &sealed_through, &mut buckets)?;
-        let per_split = each_split(&candidates, |split| {
+        let per_split = each_split(&candidates, &self.damaged, |split| {
             let q = req.to_tantivy(&split.fields, &BTreeMap::new());
             Ok(split.histogram(&*q, &buckets)?)
         })?;
@@ -341,13 +341,28 @@ enum Frame {
 
 /// Runs `one` on every candidate's split (segments without one give `T::default()`), in
 /// parallel on scoped threads when there are several.
+/// A split whose search fails is put in `damaged`, for the sealer thread to rebuild from its
+/// segment, and the search fails with [`SearchError::Repairing`].
 fn each_split<T: Send + Default>(
     candidates: &[Arc<Sealed>],
+    damaged: &Mutex<BTreeSet<u64>>,
     one: impl Fn(&split::Split) -> Result<T, SearchError> + Sync,
 ) -> Result<Vec<T>, SearchError> {
-    let run = |s: &Sealed| match &s.split {
-        Some(split) => one(split),
+    let run = |s: &Sealed| {
+        match &s.split {
+        Some(split) => one(split).map_err(|e| match e {
+            SearchError::Index(error) => {
+                tracing::error!(seq = s.meta.seq, app = %s.meta.app, %error, "a split failed a search; rebuilding it from its segment");
+                damaged.lock().expect("damaged").insert(s.meta.seq);
+                SearchError::Repairing {
+                    seq: s.meta.seq,
+                    error: error.to_string(),
+                }
+            }
+            other => other,
+        }),
         None => Ok(T::default()),
+    }
     };
     if candidates.len() < 4 {
         return candidates.iter().map(|s| run(s)).collect();

@@ -435,6 +435,8 @@ pub struct Salvaged {
     /// Frames whose checksum failed, and whether the walk stopped early.
     pub bad_frames: u64,
     pub stopped_early: bool,
+    /// Bytes after the last frame walked (a footer, a torn frame or damage).
+    pub unwalked_bytes: u64,
 }
 
 /// Walks the frames of a damaged segment from its start, keeping every frame that checks out.
@@ -464,6 +466,7 @@ pub fn salvage(path: &Path) -> Result<Salvaged, SegmentError> {
     }
     // The walk ended where the footer begins, or at damage.
     out.stopped_early = !footer_spans(&file, offset, len);
+    out.unwalked_bytes = len.saturating_sub(offset);
     Ok(out)
 }
 

@@ -104,6 +104,30 @@ impl Split {
                 dir.display()
             )));
         }
+        // tantivy opens some of a segment's files only when a query needs them (positions,
+        // for a phrase): a file gone would fail searches later, so it is looked for now.
+        use tantivy::index::SegmentComponent as C;
+        for meta in index.searchable_segment_metas()? {
+            let mut files = [
+                C::Postings,
+                C::Positions,
+                C::FastFields,
+                C::FieldNorms,
+                C::Terms,
+            ]
+            .map(|c| meta.relative_path(c))
+            .to_vec();
+            if meta.has_deletes() {
+                files.push(meta.relative_path(C::Delete));
+            }
+            if let Some(file) = files.into_iter().find(|f| !dir.join(f).is_file()) {
+                return Err(IndexError::Payload(format!(
+                    "split {} lacks its file {}",
+                    dir.display(),
+                    file.display()
+                )));
+            }
+        }
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
