@@ -428,9 +428,8 @@ fn squeeze_phase(
             }
         })
     };
-    // The runaway has unsealed data before the ballast comes, so it is the app the floor
-    // refuses once its segments are gone (an app with nothing on disk is nobody's victim,
-    // and the floor would then take the calm apps' segments).
+    // The runaway writes again before the ballast comes: the floor must refuse it (what the
+    // floor evicted from it still counts in its use), never take the calm apps' segments.
     let deadline = Instant::now() + Duration::from_secs(10);
     while search(collector, "squeeze", "runaway", 1).1 == 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
@@ -543,8 +542,8 @@ fn squeeze_phase(
 
 pub fn run(profile: Profile) -> Vec<Row> {
     let mut rows = Vec::new();
-    // Small frames: even a slow app's unsealed data is on disk within a few KiB, so it counts
-    // in "who is most over its share" when the floor is breached.
+    // Small frames: unsealed data reaches the disk within a few KiB, so the floor and the cap
+    // see it early. The full profile also runs the default 1 MiB frames.
     const FRAME: u64 = 4096;
     // The short profile has time for one case: the floor, then the ballast.
     if profile.full {
@@ -569,9 +568,9 @@ pub fn run(profile: Profile) -> Vec<Row> {
         FRAME,
     ));
     if profile.full {
-        // The default 1 MiB frames: a slow writer's unsealed data is not yet on disk, counts
-        // for nothing, and the floor then evicts the calm apps (under their own share) instead
-        // of refusing it. Known to fail: see the report.
+        // The default 1 MiB frames: a slow writer's unsealed data is not on disk yet, so the
+        // runaway's use under the ballast is what the floor evicted from it (this case once
+        // saw a calm app refused instead).
         rows.push(case(
             "the ballast with 1 MiB frames",
             fs,
