@@ -1403,8 +1403,12 @@ mod tests {
         assert_eq!(left.total, 200, "the oldest 100 went");
     }
 
-    #[test]
-    fn the_disk_floor_evicts_the_heaviest_app_first_then_refuses_its_ingest() {
+    /// A store on a 100 GiB disk with a 1 GiB floor whose free space the test sets.
+    fn under_a_floor() -> (
+        tempfile::TempDir,
+        Arc<Store>,
+        Arc<std::sync::atomic::AtomicU64>,
+    ) {
         use std::sync::atomic::AtomicU64;
         let dir = tempfile::tempdir().expect("tempdir");
         let free = Arc::new(AtomicU64::new(u64::MAX / 4));
@@ -1422,7 +1426,12 @@ mod tests {
             ..StorageConfig::default()
         };
         let (store, _) = Store::open(dir.path(), storage, retention, probe).expect("store");
-        let store = Arc::new(store);
+        (dir, Arc::new(store), free)
+    }
+
+    #[test]
+    fn the_disk_floor_evicts_the_heaviest_app_first_then_refuses_its_ingest() {
+        let (dir, store, free) = under_a_floor();
         for first in [0, 100, 200] {
             sealed(dir.path(), &store, "runaway", first, 100);
         }
@@ -1458,24 +1467,7 @@ mod tests {
     /// runaway then counted as using almost nothing.
     #[test]
     fn under_the_floor_a_runaway_whose_segments_are_gone_is_refused_before_a_calm_app_loses_data() {
-        use std::sync::atomic::AtomicU64;
-        let dir = tempfile::tempdir().expect("tempdir");
-        let free = Arc::new(AtomicU64::new(u64::MAX / 4));
-        let probe: FreeSpace = {
-            let free = free.clone();
-            Arc::new(move |_: &Path| Some((free.load(Ordering::SeqCst), 100 << 30)))
-        };
-        let retention = RetentionConfig {
-            min_free_bytes: 1 << 30,
-            min_free_percent: 0,
-            ..RetentionConfig::default()
-        };
-        let storage = StorageConfig {
-            frame_bytes: 4096,
-            ..StorageConfig::default()
-        };
-        let (store, _) = Store::open(dir.path(), storage, retention, probe).expect("store");
-        let store = Arc::new(store);
+        let (dir, store, free) = under_a_floor();
         for first in [0, 100, 200, 300] {
             sealed(dir.path(), &store, "runaway", first, 100);
         }
