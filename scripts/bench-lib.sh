@@ -1,14 +1,10 @@
-# Shared by scripts/bench-store and scripts/bench-query (sourced, not run): a release build, the
-# seeded corpus, a collector and one shipper per file, and latency sampling.
-# Expects APPS and MIB_PER_APP; sets bin, work, raw, lines, events, http, tcp.
+# Shared by the benchmark scripts (sourced, not run): the release build, the peers, the seeded
+# corpus and the measuring helpers. Sets bin, work, pids and a cleanup trap.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --release --locked -p logq-collector -p logq-shipper -p logq --bins >&2
-cargo build --release --locked -p logq-collector --example count_events >&2
-command -v rg >/dev/null || apt-get install -y -qq ripgrep >&2
-command -v zstd >/dev/null || apt-get install -y -qq zstd >&2
-bin=$PWD/target/release
+target=${CARGO_TARGET_DIR:-$PWD/target}
+bin=$target/release
 work=$(mktemp -d)
 pids=()
 cleanup() {
@@ -17,63 +13,68 @@ cleanup() {
 }
 trap cleanup EXIT
 
-python3 benches/corpus.py "$work/logs" "$APPS" "$MIB_PER_APP"
-raw=$(cat "$work"/logs/*.log | wc -c)
-lines=$(cat "$work"/logs/*.log | wc -l)
-# A multi-line event (a stack trace) is one record: wait for as many records as the
-# collector's normalizer makes of the files.
-events=$("$bin/examples/count_events" "$work"/logs/*.log)
-
-# start_collector EXTRA_TOML: a release collector on free ports; sets http and tcp.
-start_collector() {
-    cat > "$work/collector.toml" <<CONF
-data_dir = "$work/data"
-http_addr = "127.0.0.1:0"
-tcp_addr = "127.0.0.1:0"
-udp_addr = "127.0.0.1:0"
-$1
-CONF
-    mkfifo "$work/collector.out"
-    "$bin/logq-collector" --config "$work/collector.toml" > "$work/collector.out" 2> "$work/collector.log" &
-    pids+=($!)
-    read -r _ _ http tcp _ < "$work/collector.out"
-    http=${http#http=}
-    tcp=${tcp#tcp=}
+bench_build() {
+    cargo build --release --locked -p logq-collector -p logq-shipper -p logq -p logq-tests \
+        --bin logq-collector --bin logq-shipper --bin logq --bin logq-null-sink >&2
+    cargo build --release --locked -p logq-collector --example count_events >&2
+    command -v rg >/dev/null || apt-get install -y -qq ripgrep >&2
+    command -v zstd >/dev/null || apt-get install -y -qq zstd >&2
 }
 
-apps_sum() { # field: sum over apps of a numeric field of /api/v1/apps
-    curl -s "http://$http/api/v1/apps" | python3 -c "import json,sys; print(sum(a['$1'] for a in json.load(sys.stdin)['apps']))"
+# bench_peers: rsyslog and syslog-ng from Debian's packages, unpacked (not installed: the two
+# conflict with each other) under $target/bench-peers with the libraries this machine lacks.
+# Sets RSYSLOGD, RSYSLOG_MODULES, SYSLOG_NG, SYSLOG_NG_MODULES and PEERS_LD.
+bench_peers() {
+    local root=$target/bench-peers
+    if [ ! -x "$root/usr/sbin/syslog-ng" ] || [ ! -x "$root/usr/sbin/rsyslogd" ]; then
+        mkdir -p "$root/debs"
+        local pkgs=(rsyslog syslog-ng-core) dep
+        for dep in $(apt-cache depends --no-recommends --no-suggests --no-conflicts --no-breaks \
+            --no-replaces --no-enhances "${pkgs[@]}" | awk '/Depends: [^<]/ {print $2}' | sort -u); do
+            dpkg -s "$dep" >/dev/null 2>&1 || pkgs+=("$dep")
+        done
+        (cd "$root/debs" && apt-get download -q "${pkgs[@]}" > /dev/null 2>&1)
+        for deb in "$root"/debs/*.deb; do dpkg -x "$deb" "$root"; done
+    fi
+    RSYSLOGD=$root/usr/sbin/rsyslogd
+    RSYSLOG_MODULES=$root/usr/lib/x86_64-linux-gnu/rsyslog
+    SYSLOG_NG=$root/usr/sbin/syslog-ng
+    SYSLOG_NG_MODULES=$(echo "$root"/usr/lib/syslog-ng/3.*)
+    PEERS_LD=$root/usr/lib/x86_64-linux-gnu:$root/lib/x86_64-linux-gnu:$root/usr/lib/syslog-ng
 }
 
-# ship_corpus: one `logq-shipper tail` per corpus file, app named after the file.
-ship_corpus() {
-    for f in "$work"/logs/*.log; do
-        "$bin/logq-shipper" --to "$tcp" --state-dir "$work/state" tail "$f" --app "$(basename "$f" .log)" \
-            2>> "$work/shipper.log" &
-        pids+=($!)
-    done
+# bench_corpus APPS MIB_PER_APP: the seeded corpus in $work/logs, or the one in $CORPUS when
+# set (scripts/bench makes it once for every section). Sets logs, raw, lines.
+bench_corpus() {
+    if [ -n "${CORPUS:-}" ]; then
+        logs=$CORPUS
+    else
+        logs=$work/logs
+        python3 benches/corpus.py "$logs" "$1" "$2"
+    fi
+    raw=$(cat "$logs"/*.log | wc -c)
+    lines=$(cat "$logs"/*.log | wc -l)
 }
 
-wait_searchable() { # until every corpus record is searchable
-    until [ "$(apps_sum records)" -ge "$events" ]; do sleep 0.2; done
+# cpu_rss PID: "CPU-seconds peak-RSS-MiB" of a running process.
+cpu_rss() {
+    local ticks utime stime rss
+    ticks=$(getconf CLK_TCK)
+    read -r utime stime < <(awk '{print $14, $15}' "/proc/$1/stat")
+    rss=$(awk '/VmHWM/ {print $2}' "/proc/$1/status")
+    python3 -c "print(f'{($utime + $stime) / $ticks:.2f} {$rss / 1024:.1f}')"
 }
 
-latency() { # command...: p50 and p99 of RUNS (default 30) runs, in ms
+# latency COMMAND...: "p50 p99" in ms of RUNS (default 30) runs. Output goes to a file, not
+# /dev/null: GNU grep stops at the first match when its output is /dev/null.
+latency() {
     for _ in $(seq "${RUNS:-30}"); do
-        s=$(date +%s%N); "$@" > /dev/null; e=$(date +%s%N)
+        s=$(date +%s%N); "$@" > "$work/latency.out"; e=$(date +%s%N)
         echo $(((e - s) / 1000))
     done | sort -n | awk '{a[NR]=$1} END {printf "%.1f %.1f", a[int((NR + 1) / 2)]/1000, a[int(NR * 0.99 + 0.99)]/1000}'
 }
 
-# rare_term: the request id of one Rails line in the middle of the first file.
-rare_term() {
-    python3 - "$work/logs/app000.log" "$((lines / APPS / 2))" <<'PY'
-import re, sys
-with open(sys.argv[1]) as f:
-    for n, line in enumerate(f):
-        m = re.search(r"\[([0-9a-f]{16})\]", line)
-        if n >= int(sys.argv[2]) and m:
-            print(m.group(1))
-            break
-PY
+# write_json NAME: stdin (a JSON object) to $BENCH_OUT/NAME.json when scripts/bench asked for it.
+write_json() {
+    if [ -n "${BENCH_OUT:-}" ]; then cat > "$BENCH_OUT/$1.json"; else cat > /dev/null; fi
 }
