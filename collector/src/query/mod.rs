@@ -39,6 +39,7 @@
 
 mod matcher;
 mod parse;
+mod prefilter;
 mod to_index;
 
 use logq_schemas::StoredRecord;
@@ -49,6 +50,7 @@ use crate::index::Fields;
 pub use parse::{
     Expr, Glob, Keyword, MAX_DEPTH, MAX_QUERY_BYTES, Pattern, Substring, glob_pattern,
 };
+pub use prefilter::Prefilter;
 
 /// Why a query text is refused; the message names what is wrong and where.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -100,6 +102,11 @@ impl Query {
     /// [`matches`](Query::matches) (and are incomplete if a scan term is negated).
     pub fn to_tantivy(&self, fields: &Fields) -> Box<dyn tantivy::query::Query> {
         to_index::to_tantivy(&self.expr, fields)
+    }
+
+    /// For a scan: the lines of a frame that may hold a match, when literals tell them.
+    pub fn prefilter(&self) -> Option<Prefilter> {
+        Prefilter::of(&self.expr)
     }
 
     /// Whether `record` matches, exactly as the index would answer.

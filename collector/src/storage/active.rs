@@ -61,6 +61,16 @@ impl ActiveView {
     pub fn frame(&self, i: usize) -> Result<Vec<StoredRecord>, SegmentError> {
         read_frame_records(&self.file, &self.path, &self.frames[i])
     }
+
+    /// The decompressed bytes of written frame `i`, a record per line.
+    pub fn frame_bytes(&self, i: usize) -> Result<Vec<u8>, SegmentError> {
+        super::segment::read_frame_bytes(&self.file, &self.path, &self.frames[i])
+    }
+
+    /// Where the segment is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
 }
 
 /// One app's segment being written.

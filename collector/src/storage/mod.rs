@@ -1291,6 +1291,73 @@ mod tests {
     }
 
     #[test]
+    fn the_scan_prefilter_finds_what_matching_every_record_finds() {
+        // Messages whose JSON in a frame differs from their text (quotes, backslashes, tabs,
+        // a stack trace's newline), other scripts and cases; sealed and active alike.
+        let texts: [&[&str]; 9] = [
+            &["say \"hi\" to C:\\temp now"],
+            &["tab\there items/12345 done"],
+            &["Error: boom", "    at Object.<anonymous> (/srv/app.js:1:1)"],
+            &["ÉCOLE naïve ERROR"],
+            &["items/9 Err at x"],
+            &["error: items/123456 refused"],
+            &["line one"],
+            &["\"quoted\" at start"],
+            &["ends with at x"],
+        ];
+        let t0: Timestamp = "2026-11-23T10:00:00Z".parse().expect("ts");
+        let batches = |first: u64| -> Vec<_> {
+            let mut id = first;
+            texts
+                .iter()
+                .cycle()
+                .take(40)
+                .map(|lines| {
+                    let at = (t0 + jiff::SignedDuration::from_secs(id as i64)).to_string();
+                    let b = batch(id, "web", &at, lines);
+                    id += lines.len() as u64;
+                    b
+                })
+                .collect()
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (store, _) = open(dir.path(), RetentionConfig::default());
+        index_batches(&dir.path().join("hot"), store.clone(), batches(0));
+        store.seal("web").expect("seal").expect("sealed");
+        let hot = index_batches(&dir.path().join("hot"), store.clone(), batches(1000));
+        let all = store.search(&hot, &req("*", 10_000)).expect("all").hits;
+        assert!(all.len() > 60, "{} records", all.len());
+        for q in [
+            r#"/"hi"/"#,
+            r"/C:\\temp/",
+            r"/tab\there/",
+            r"/boom\n\s+at/",
+            "/^Error/",
+            "/école/i",
+            "/NAÏVE/i",
+            r"/items\/\d+/",
+            r"/items\/1\d{4}\b/",
+            "/err/i",
+            "/at x$/",
+            "/^\"quoted/",
+            "/one/ OR /école/i",
+            "level:error /items/",
+            "-/items/",
+        ] {
+            let request = req(q, 10_000);
+            let want: Vec<u64> = all
+                .iter()
+                .filter(|r| request.matches(r))
+                .map(|r| r.id)
+                .collect();
+            let got = store.search(&hot, &request).expect("scan");
+            assert_eq!(ids(&got), want, "{q}");
+            assert_eq!(got.total, want.len() as u64, "{q}");
+            assert!(!want.is_empty(), "{q} matches something");
+        }
+    }
+
+    #[test]
     fn a_lost_split_is_rebuilt_and_a_damaged_segment_salvaged_at_open() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (store, _) = open(dir.path(), RetentionConfig::default());

@@ -14,9 +14,10 @@ use std::sync::{Arc, Mutex};
 use logq_schemas::StoredRecord;
 
 use super::active::ActiveView;
-use super::{Sealed, State, Store, scan, split};
+use super::{Sealed, State, Store, scan, segment, split};
 use crate::index::histogram::Buckets;
 use crate::index::{LogIndex, SearchError, SearchRequest, SearchResult, nanos};
+use crate::query::Prefilter;
 
 /// Where a hit's record is.
 #[derive(Debug)]
@@ -293,13 +294,19 @@ impl Store {
                     .map(|i| Frame::Sealed(s.clone(), i)),
             );
         }
+        // Only the lines holding the query's literals are parsed, when it has some.
+        let prefilter = req.query.prefilter();
         let next = std::sync::atomic::AtomicUsize::new(0);
         let worker = || {
             let mut state = init();
             loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Some(frame) = work.get(i) else { break };
-                for r in self.frame_records(frame) {
+                let records = match &prefilter {
+                    Some(p) => self.frame_candidates(frame, p),
+                    None => self.frame_records(frame),
+                };
+                for r in records {
                     if req.matches(&r) {
                         each(&mut state, r);
                     }
@@ -317,6 +324,38 @@ impl Store {
             states.extend(handles.into_iter().map(|h| h.join().expect("scan thread")));
             states
         })
+    }
+
+    /// The records of one frame to scan that `prefilter` lets through; an unreadable frame is
+    /// logged and read as empty.
+    fn frame_candidates(&self, frame: &Frame, prefilter: &Prefilter) -> Vec<StoredRecord> {
+        let (bytes, path) = match frame {
+            Frame::Sealed(s, i) => (s.file.frame_bytes(*i), s.file.path()),
+            Frame::Active(v, i) => (v.frame_bytes(*i), v.path()),
+            Frame::Tail(v) => return v.tail.clone(),
+        };
+        let parsed = bytes.and_then(|raw| {
+            prefilter
+                .lines(&raw)
+                .map(|line| segment::parse_record(path, line))
+                .collect::<Result<Vec<_>, _>>()
+        });
+        parsed.unwrap_or_else(|e| {
+            self.frame_unreadable(frame, e);
+            Vec::new()
+        })
+    }
+
+    fn frame_unreadable(&self, frame: &Frame, e: segment::SegmentError) {
+        match frame {
+            Frame::Sealed(s, _) => {
+                tracing::error!(error = %e, "a segment frame is damaged; its records are left out and the segment will be salvaged");
+                self.damaged.lock().expect("damaged").insert(s.meta.seq);
+            }
+            Frame::Active(..) | Frame::Tail(_) => {
+                tracing::error!(error = %e, "an active segment's frame is unreadable; left out of the scan");
+            }
+        }
     }
 
     /// The records of one frame to scan; an unreadable one is logged and read as empty.

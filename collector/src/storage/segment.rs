@@ -333,6 +333,11 @@ impl SegmentFile {
         read_frame(&self.file, &self.path, meta.offset, Some(meta)).map(|(raw, _)| raw)
     }
 
+    /// Where the segment is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// The records of frame `i`.
     pub fn frame(&self, i: usize) -> Result<Vec<StoredRecord>, SegmentError> {
         parse_records(&self.path, &self.frame_bytes(i)?)
@@ -379,8 +384,16 @@ pub fn read_frame_records(
     path: &Path,
     meta: &FrameMeta,
 ) -> Result<Vec<StoredRecord>, SegmentError> {
-    let (raw, _) = read_frame(file, path, meta.offset, Some(meta))?;
-    parse_records(path, &raw)
+    parse_records(path, &read_frame_bytes(file, path, meta)?)
+}
+
+/// The decompressed bytes of the frame `meta` describes in `file`: a record per line.
+pub fn read_frame_bytes(
+    file: &File,
+    path: &Path,
+    meta: &FrameMeta,
+) -> Result<Vec<u8>, SegmentError> {
+    read_frame(file, path, meta.offset, Some(meta)).map(|(raw, _)| raw)
 }
 
 /// Reads the frame whose header is at `offset`; returns its raw bytes and the offset after it.
@@ -424,8 +437,13 @@ fn read_frame(
 fn parse_records(path: &Path, raw: &[u8]) -> Result<Vec<StoredRecord>, SegmentError> {
     raw.split(|b| *b == b'\n')
         .filter(|l| !l.is_empty())
-        .map(|l| serde_json::from_slice(l).map_err(|e| corrupt(path, format!("bad record: {e}"))))
+        .map(|l| parse_record(path, l))
         .collect()
+}
+
+/// One line of a frame of the segment at `path`.
+pub fn parse_record(path: &Path, line: &[u8]) -> Result<StoredRecord, SegmentError> {
+    serde_json::from_slice(line).map_err(|e| corrupt(path, format!("bad record: {e}")))
 }
 
 /// What [`salvage`] recovered from a segment whose footer is unusable.

@@ -1,0 +1,141 @@
+//! The scan's prefilter: literals that every record matching a query holds in its message, so
+//! that a scan parses only the lines of a frame that hold one of them, not every record.
+//!
+//! A frame holds one record per line as JSON, where the message is a JSON string: its text as
+//! is, but for `"`, `\` and control characters, which are escaped. A literal free of those is
+//! in the line exactly when it is in the message (or elsewhere in the record: the prefilter
+//! may let a line through that does not match, never the other way round; each record it
+//! lets through is then matched as before).
+
+use aho_corasick::AhoCorasick;
+use regex_syntax::ParserBuilder;
+use regex_syntax::hir::literal::Extractor;
+
+use super::parse::Expr;
+
+/// Finds the lines of a frame that may hold a match.
+#[derive(Debug, Clone)]
+pub struct Prefilter {
+    finder: AhoCorasick,
+}
+
+impl Prefilter {
+    /// The prefilter of `expr`, when every match of it must hold one of a few literals.
+    pub fn of(expr: &Expr) -> Option<Prefilter> {
+        let literals = literals(expr)?;
+        let finder = AhoCorasick::new(&literals).ok()?;
+        Some(Prefilter { finder })
+    }
+
+    /// The lines of `frame` (without their newline) that hold one of the literals, each once.
+    pub fn lines<'f>(&self, frame: &'f [u8]) -> impl Iterator<Item = &'f [u8]> + use<'_, 'f> {
+        let mut from = 0;
+        std::iter::from_fn(move || {
+            let input = aho_corasick::Input::new(frame).range(from..);
+            let m = self.finder.find(input)?;
+            let start = memchr::memrchr(b'\n', &frame[..m.start()]).map_or(0, |i| i + 1);
+            let end = memchr::memchr(b'\n', &frame[m.end()..]).map_or(frame.len(), |i| m.end() + i);
+            from = (end + 1).min(frame.len());
+            Some(&frame[start..end])
+        })
+    }
+}
+
+/// Literals one of which every match of `expr` holds; `None` when there are none to find.
+fn literals(expr: &Expr) -> Option<Vec<Vec<u8>>> {
+    match expr {
+        Expr::Regex(p) => regex_literals(p.regex.as_str(), p.case_insensitive),
+        Expr::Scan(s) => regex_literals(&regex::escape(&s.text), true),
+        // Any one part's literals will do: the one with the fewest.
+        Expr::And(es) => es.iter().filter_map(literals).min_by_key(Vec::len),
+        // Every alternative needs literals of its own.
+        Expr::Or(es) => es
+            .iter()
+            .map(literals)
+            .collect::<Option<Vec<_>>>()
+            .map(|sets| sets.concat()),
+        _ => None,
+    }
+}
+
+/// The prefixes every match of the regular expression starts with, when they are finite,
+/// none is empty, and none holds a byte JSON escapes in a string.
+fn regex_literals(pattern: &str, case_insensitive: bool) -> Option<Vec<Vec<u8>>> {
+    let hir = ParserBuilder::new()
+        .case_insensitive(case_insensitive)
+        .build()
+        .parse(pattern)
+        .ok()?;
+    let seq = Extractor::new().extract(&hir);
+    let literals = seq.literals()?;
+    let escaped = |b: &u8| *b == b'"' || *b == b'\\' || *b < 0x20;
+    if literals.is_empty()
+        || literals
+            .iter()
+            .any(|l| l.as_bytes().is_empty() || l.as_bytes().iter().any(escaped))
+    {
+        return None;
+    }
+    Some(literals.iter().map(|l| l.as_bytes().to_vec()).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::Query;
+
+    fn prefilter(q: &str) -> Option<Prefilter> {
+        Prefilter::of(Query::parse(q).expect("query").expr())
+    }
+
+    fn kept<'a>(q: &str, frame: &'a str) -> Vec<&'a str> {
+        let p = prefilter(q).expect("a prefilter");
+        p.lines(frame.as_bytes())
+            .map(|l| std::str::from_utf8(l).expect("utf-8"))
+            .collect()
+    }
+
+    #[test]
+    fn a_regex_keeps_the_lines_holding_its_literal_prefixes_each_once() {
+        let frame = "{\"m\":\"items/123 items/124\"}\n{\"m\":\"other\"}\n{\"m\":\"x items/9\"}";
+        assert_eq!(
+            kept(r"/items\/1\d+/", frame),
+            ["{\"m\":\"items/123 items/124\"}"]
+        );
+        assert_eq!(
+            kept(r"/items\/\d/", frame),
+            ["{\"m\":\"items/123 items/124\"}", "{\"m\":\"x items/9\"}"]
+        );
+    }
+
+    #[test]
+    fn case_insensitive_regexes_and_long_words_find_every_case() {
+        let frame = "{\"m\":\"ERROR here\"}\n{\"m\":\"fine\"}\n{\"m\":\"an Error\"}";
+        assert_eq!(kept("/error/i", frame).len(), 2);
+        let long = "x".repeat(300);
+        let frame = format!("{{\"m\":\"A-{}\"}}\n{{\"m\":\"y\"}}", long.to_uppercase());
+        assert_eq!(kept(&format!("a-{long}"), &frame).len(), 1);
+    }
+
+    #[test]
+    fn alternatives_each_need_literals_and_a_conjunction_takes_one_part() {
+        let frame = "{\"m\":\"alpha\"}\n{\"m\":\"beta\"}\n{\"m\":\"gamma\"}";
+        assert_eq!(kept("/alpha/ OR /beta/", frame).len(), 2);
+        assert!(prefilter("/alpha/ OR word").is_none());
+        assert_eq!(kept("level:error /gamma/", frame), ["{\"m\":\"gamma\"}"]);
+    }
+
+    #[test]
+    fn no_prefilter_where_a_literal_could_be_missed() {
+        // Nothing to find: any text may match.
+        assert!(prefilter("/.*/").is_none());
+        assert!(prefilter(r"/\d+ms/").is_none());
+        // A quote, a backslash or a tab is escaped in the frame's JSON.
+        assert!(prefilter(r#"/say "hi/"#).is_none());
+        assert!(prefilter(r"/C:\\temp/").is_none());
+        assert!(prefilter(r"/a\tb/").is_none());
+        // Negations and words: the index's business, not a scan's.
+        assert!(prefilter("-/abc/").is_none());
+        assert!(prefilter("ECONNREFUSED").is_none());
+    }
+}
