@@ -39,6 +39,8 @@ def criterion(root):
 
 
 def commit():
+    if os.environ.get("BENCH_COMMIT"):
+        return os.environ["BENCH_COMMIT"]
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     except OSError:
@@ -106,6 +108,7 @@ try:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 except ImportError:
     print("matplotlib is missing: no chart (pip install matplotlib)")
     sys.exit(0)
@@ -149,6 +152,7 @@ if micro:
     ax = axes[1][2]
     ax.barh(list(micro), [m["mib_per_s"] for m in micro.values()], color="C4")
     ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.tick_params(axis="y", labelsize=7)
     ax.set_title("microbenchmarks: MiB/s on one core (log scale)")
 for row in axes:

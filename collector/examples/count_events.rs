@@ -1,5 +1,5 @@
 //! Counts the records the collector makes of log files (one stream per file, lines arriving
-//! together): what `scripts/bench-store` waits for.
+//! together): what `scripts/bench-query` waits for.
 //!
 //! `cargo run --release -p logq-collector --example count_events -- FILE...`
 
