@@ -7,9 +7,9 @@
 //!
 //! `cargo bench -p logq-tests --bench codec` (add `-- --quick` for a rough number fast).
 
+mod common;
+
 use std::hint::black_box;
-use std::path::Path;
-use std::time::Duration;
 
 use bytes::BytesMut;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
@@ -20,24 +20,6 @@ use tokio_util::codec::{Decoder, Encoder};
 /// Lines in the batch, taken evenly from every format.
 const LINES: usize = 1000;
 
-/// The fixture lines of `format`, files in name order.
-fn fixture(format: &str) -> String {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/formats")
-        .join(format);
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .expect("fixture dir")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "log"))
-        .collect();
-    files.sort();
-    files
-        .iter()
-        .map(|f| std::fs::read_to_string(f).expect("fixture"))
-        .collect()
-}
-
 /// A batch as the shipper sends it: the first `LINES / formats` lines of each format (cycled
 /// when a fixture has fewer), positions as byte offsets after each newline.
 fn batch() -> Frame {
@@ -45,7 +27,7 @@ fn batch() -> Frame {
     let mut lines = Vec::with_capacity(LINES);
     let mut end = 0u64;
     for format in ALL {
-        let text = fixture(format.name());
+        let text = common::fixture(format.name());
         for l in text
             .lines()
             .filter(|l| !l.is_empty())
@@ -111,17 +93,9 @@ fn codec(c: &mut Criterion) {
     group.finish();
 }
 
-/// Short runs: the whole of parse, codec and segment takes a few minutes on two cores.
-fn config() -> Criterion {
-    Criterion::default()
-        .sample_size(10)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(3))
-}
-
 criterion_group! {
     name = benches;
-    config = config();
+    config = common::config();
     targets = codec
 }
 criterion_main!(benches);

@@ -10,36 +10,21 @@
 //!
 //! `cargo bench -p logq-tests --bench parse` (add `-- --quick` for a rough number fast).
 
+mod common;
+
 use std::hint::black_box;
-use std::path::Path;
-use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use logq_collector::normalize::detect::{Reading, StreamFormat};
 use logq_collector::normalize::format::Context;
 use logq_collector::normalize::formats::ALL;
 
-/// The fixture lines of `format`, files in name order.
-fn fixture(format: &str) -> String {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/formats")
-        .join(format);
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .expect("fixture dir")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "log"))
-        .collect();
-    files.sort();
-    files
-        .iter()
-        .map(|f| std::fs::read_to_string(f).expect("fixture"))
-        .collect()
-}
-
 fn parse(c: &mut Criterion) {
     let cx = Context::utc("2026-11-23T10:00:00Z".parse().expect("ts"));
-    let fixtures: Vec<(&str, String)> = ALL.iter().map(|f| (f.name(), fixture(f.name()))).collect();
+    let fixtures: Vec<(&str, String)> = ALL
+        .iter()
+        .map(|f| (f.name(), common::fixture(f.name())))
+        .collect();
 
     let mut group = c.benchmark_group("parse");
     for (format, (_, text)) in ALL.iter().zip(&fixtures) {
@@ -92,17 +77,9 @@ fn parse(c: &mut Criterion) {
     group.finish();
 }
 
-/// Short runs: the whole of parse, codec and segment takes a few minutes on two cores.
-fn config() -> Criterion {
-    Criterion::default()
-        .sample_size(10)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(3))
-}
-
 criterion_group! {
     name = benches;
-    config = config();
+    config = common::config();
     targets = parse
 }
 criterion_main!(benches);

@@ -13,9 +13,10 @@
 //!
 //! `cargo bench -p logq-tests --bench segment` (add `-- --quick` for a rough number fast).
 
+mod common;
+
 use std::hint::black_box;
 use std::path::Path;
-use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use logq_collector::config::StorageConfig;
@@ -27,24 +28,6 @@ use logq_schemas::{Record, StoredRecord};
 /// Raw bytes of records in the segment.
 const RAW_BYTES: usize = 16 << 20;
 
-/// The fixture lines of `format`, files in name order.
-fn fixture(format: &str) -> String {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/formats")
-        .join(format);
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .expect("fixture dir")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "log"))
-        .collect();
-    files.sort();
-    files
-        .iter()
-        .map(|f| std::fs::read_to_string(f).expect("fixture"))
-        .collect()
-}
-
 /// One record per fixture line, format by format, repeated until their JSON lines make
 /// `RAW_BYTES`; ids ascending from 1 as the collector assigns them.
 fn records() -> Vec<StoredRecord> {
@@ -52,7 +35,10 @@ fn records() -> Vec<StoredRecord> {
     let cx = Context::utc(received);
     let mut one_pass = Vec::new();
     for format in ALL {
-        for line in fixture(format.name()).lines().filter(|l| !l.is_empty()) {
+        for line in common::fixture(format.name())
+            .lines()
+            .filter(|l| !l.is_empty())
+        {
             let parsed = format.parse(line, &cx).unwrap_or_default();
             one_pass.push(Record {
                 time: parsed.time.unwrap_or(received),
@@ -151,17 +137,9 @@ fn segment(c: &mut Criterion) {
     group.finish();
 }
 
-/// Short runs: the whole of parse, codec and segment takes a few minutes on two cores.
-fn config() -> Criterion {
-    Criterion::default()
-        .sample_size(10)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(3))
-}
-
 criterion_group! {
     name = benches;
-    config = config();
+    config = common::config();
     targets = segment
 }
 criterion_main!(benches);
