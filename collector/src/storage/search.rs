@@ -204,8 +204,7 @@ impl Store {
     /// A frame's records; a damaged frame is logged, marked for salvage and read as empty.
     pub(super) fn read_frame(&self, s: &Sealed, frame: usize) -> Vec<StoredRecord> {
         s.file.frame(frame).unwrap_or_else(|e| {
-            tracing::error!(error = %e, "a segment frame is damaged; its records are left out and the segment will be salvaged");
-            self.damaged.lock().expect("damaged").insert(s.meta.seq);
+            self.frame_damaged(s, &e);
             Vec::new()
         })
     }
@@ -302,11 +301,7 @@ impl Store {
             loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Some(frame) = work.get(i) else { break };
-                let records = match &prefilter {
-                    Some(p) => self.frame_candidates(frame, p),
-                    None => self.frame_records(frame),
-                };
-                for r in records {
+                for r in self.frame_records(frame, prefilter.as_ref()) {
                     if req.matches(&r) {
                         each(&mut state, r);
                     }
@@ -326,48 +321,36 @@ impl Store {
         })
     }
 
-    /// The records of one frame to scan that `prefilter` lets through; an unreadable frame is
-    /// logged and read as empty.
-    fn frame_candidates(&self, frame: &Frame, prefilter: &Prefilter) -> Vec<StoredRecord> {
+    /// The records of one frame to scan, only those on lines `prefilter` lets through when
+    /// there is one; an unreadable frame is logged and read as empty.
+    fn frame_records(&self, frame: &Frame, prefilter: Option<&Prefilter>) -> Vec<StoredRecord> {
         let (bytes, path) = match frame {
             Frame::Sealed(s, i) => (s.file.frame_bytes(*i), s.file.path()),
             Frame::Active(v, i) => (v.frame_bytes(*i), v.path()),
             Frame::Tail(v) => return v.tail.clone(),
         };
-        let parsed = bytes.and_then(|raw| {
-            prefilter
+        let parsed = bytes.and_then(|raw| match prefilter {
+            Some(p) => p
                 .lines(&raw)
                 .map(|line| segment::parse_record(path, line))
-                .collect::<Result<Vec<_>, _>>()
+                .collect(),
+            None => segment::parse_records(path, &raw),
         });
         parsed.unwrap_or_else(|e| {
-            self.frame_unreadable(frame, e);
+            match frame {
+                Frame::Sealed(s, _) => self.frame_damaged(s, &e),
+                Frame::Active(..) | Frame::Tail(_) => {
+                    tracing::error!(error = %e, "an active segment's frame is unreadable; left out of the scan");
+                }
+            }
             Vec::new()
         })
     }
 
-    fn frame_unreadable(&self, frame: &Frame, e: segment::SegmentError) {
-        match frame {
-            Frame::Sealed(s, _) => {
-                tracing::error!(error = %e, "a segment frame is damaged; its records are left out and the segment will be salvaged");
-                self.damaged.lock().expect("damaged").insert(s.meta.seq);
-            }
-            Frame::Active(..) | Frame::Tail(_) => {
-                tracing::error!(error = %e, "an active segment's frame is unreadable; left out of the scan");
-            }
-        }
-    }
-
-    /// The records of one frame to scan; an unreadable one is logged and read as empty.
-    fn frame_records(&self, frame: &Frame) -> Vec<StoredRecord> {
-        match frame {
-            Frame::Sealed(s, i) => self.read_frame(s, *i),
-            Frame::Active(v, i) => v.frame(*i).unwrap_or_else(|e| {
-                tracing::error!(error = %e, "an active segment's frame is unreadable; left out of the scan");
-                Vec::new()
-            }),
-            Frame::Tail(v) => v.tail.clone(),
-        }
+    /// Logs a damaged frame of `s` and queues the segment for salvage.
+    fn frame_damaged(&self, s: &Sealed, e: &segment::SegmentError) {
+        tracing::error!(error = %e, "a segment frame is damaged; its records are left out and the segment will be salvaged");
+        self.damaged.lock().expect("damaged").insert(s.meta.seq);
     }
 }
 

@@ -434,7 +434,8 @@ fn read_frame(
     Ok((raw, offset + FRAME_HEADER as u64 + u64::from(clen)))
 }
 
-fn parse_records(path: &Path, raw: &[u8]) -> Result<Vec<StoredRecord>, SegmentError> {
+/// The records of a frame's bytes (one JSON line each) from the segment at `path`.
+pub fn parse_records(path: &Path, raw: &[u8]) -> Result<Vec<StoredRecord>, SegmentError> {
     raw.split(|b| *b == b'\n')
         .filter(|l| !l.is_empty())
         .map(|l| parse_record(path, l))
