@@ -9,6 +9,8 @@ work=$(mktemp -d)
 pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    # Their exit first: a collector still writing its data dir makes `rm` fail.
+    wait 2>/dev/null || true
     rm -rf "$work"
 }
 trap cleanup EXIT
