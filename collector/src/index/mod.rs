@@ -95,6 +95,13 @@ pub fn attr_term(name: &str, value: &serde_json::Value) -> Option<String> {
     (text.len() <= MAX_ATTR_VALUE_BYTES).then(|| format!("{name}={text}").to_lowercase())
 }
 
+/// Whether an `attrs` term is left out of the index: its value is an id (see
+/// [`tokenizer::is_id`]: `request_id=…`, `pid=69122`), found through frame filters.
+pub fn attr_is_id(term: &str) -> bool {
+    term.split_once('=')
+        .is_some_and(|(_, value)| tokenizer::is_id(value))
+}
+
 /// Options of the exact-value text fields (app, host, level, stream), shared with splits:
 /// indexed whole, fast (a hit names its app), without field norms (never scored; norms cost a
 /// byte per document per field).
@@ -161,7 +168,7 @@ impl Fields {
         doc.add_text(self.stream, &r.stream);
         doc.add_text(self.message, &r.message);
         for (name, value) in &r.fields {
-            if let Some(term) = attr_term(name, value) {
+            if let Some(term) = attr_term(name, value).filter(|t| !attr_is_id(t)) {
                 doc.add_text(self.attrs, term);
             }
         }

@@ -4,6 +4,13 @@
 //! `ECONNREFUSED` by itself, `java.net.ConnectException` by `connect` or `exception`.
 //!
 //! Queries are tokenized without the parts: `ConnectionRefusedError` searches for that word.
+//!
+//! Ids are not indexed: a word of ASCII letters and digits, a fifth of them digits or more, at
+//! least [`ID_MIN_BYTES`] long (a request id, a hash, a UUID's long part), or a number of at least
+//! [`NUMBER_MIN_DIGITS`] digits (a pid, an order number, an amount). Nearly each one is a term
+//! of its own, and a term costs the index about 20 bytes: in a mix of the sample formats they
+//! were four in five of the terms and a third of the index. A search for one reads the frames
+//! whose [frame filter](crate::storage) holds it instead ([`is_id`] decides both sides).
 
 use tantivy::Index;
 use tantivy::tokenizer::{
@@ -17,8 +24,51 @@ pub const NAME: &str = "logq";
 /// tokens shorter than the limit).
 pub const MAX_WORD_BYTES: usize = 40;
 
-/// The analyzer that indexes messages: words, their camel-case parts, lowercased.
+/// Words of ASCII letters and digits this long or longer, a fifth of them digits, are ids.
+pub const ID_MIN_BYTES: usize = 8;
+/// Numbers of this many digits or more are ids (`500`, `2026` and `8080` are words).
+pub const NUMBER_MIN_DIGITS: usize = 5;
+
+/// Whether a word (a token, in any case) is an id: not indexed, found through frame filters.
+pub fn is_id(word: &str) -> bool {
+    let b = word.as_bytes();
+    if b.len() < NUMBER_MIN_DIGITS || b.len() >= MAX_WORD_BYTES {
+        return false;
+    }
+    let mut digits = 0;
+    for c in b {
+        if c.is_ascii_digit() {
+            digits += 1;
+        } else if !c.is_ascii_alphabetic() {
+            return false;
+        }
+    }
+    // A fifth of digits at least: `f6fadfa7e5c15b62` is an id, `ipv6Addr` and
+    // `Base64Encoder` are words.
+    digits == b.len() || (b.len() >= ID_MIN_BYTES && digits * 5 >= b.len())
+}
+
+/// The ids of a message, lowercased, as the index would have seen them (each occurrence).
+pub fn ids(message: &str) -> impl Iterator<Item = String> + '_ {
+    message
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| is_id(w))
+        .map(str::to_ascii_lowercase)
+}
+
+/// The analyzer that indexes messages: words but ids, their camel-case parts, lowercased.
 pub fn for_index() -> TextAnalyzer {
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(MAX_WORD_BYTES))
+        .filter(DropIds)
+        .filter(CamelParts)
+        .filter(LowerCaser)
+        .build()
+}
+
+/// The analyzer the record matcher uses: as [`for_index`], ids kept at their positions (a
+/// query holding an id is matched on records, never asked of the index).
+pub fn for_matching() -> TextAnalyzer {
     TextAnalyzer::builder(SimpleTokenizer::default())
         .filter(RemoveLongFilter::limit(MAX_WORD_BYTES))
         .filter(CamelParts)
@@ -39,7 +89,52 @@ pub fn register(index: &Index) {
     index.tokenizers().register(NAME, for_index());
 }
 
-/// Adds the camel-case parts of each word after it, at its position.
+/// Leaves ids out; the words after them keep their positions.
+#[derive(Clone, Debug)]
+pub struct DropIds;
+
+impl TokenFilter for DropIds {
+    type Tokenizer<T: Tokenizer> = DropIdsFilter<T>;
+
+    fn transform<T: Tokenizer>(self, tokenizer: T) -> DropIdsFilter<T> {
+        DropIdsFilter(tokenizer)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct DropIdsFilter<T>(T);
+
+impl<T: Tokenizer> Tokenizer for DropIdsFilter<T> {
+    type TokenStream<'a> = DropIdsStream<T::TokenStream<'a>>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> Self::TokenStream<'a> {
+        DropIdsStream(self.0.token_stream(text))
+    }
+}
+
+#[derive(Debug)]
+pub struct DropIdsStream<T>(T);
+
+impl<T: TokenStream> TokenStream for DropIdsStream<T> {
+    fn advance(&mut self) -> bool {
+        while self.0.advance() {
+            if !is_id(&self.0.token().text) {
+                return true;
+            }
+        }
+        false
+    }
+
+    fn token(&self) -> &Token {
+        self.0.token()
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        self.0.token_mut()
+    }
+}
+
+/// Adds the camel-case parts of each word after it, at its position (not of ids).
 #[derive(Clone, Debug)]
 pub struct CamelParts;
 
@@ -82,6 +177,9 @@ pub struct CamelPartsStream<'a, T> {
 impl<T: TokenStream> CamelPartsStream<'_, T> {
     fn split(&mut self) {
         let token = self.tail.token();
+        if is_id(&token.text) {
+            return;
+        }
         let cuts = camel_cuts(&token.text);
         if cuts.is_empty() {
             return;

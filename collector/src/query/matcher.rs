@@ -12,11 +12,12 @@ use logq_schemas::StoredRecord;
 use tantivy::tokenizer::{MAX_TOKEN_LEN, TextAnalyzer, TokenStream};
 
 use super::parse::{Expr, Keyword};
-use crate::index::{attr_term, tokenizer};
+use crate::index::{attr_is_id, attr_term, tokenizer};
 
 thread_local! {
-    /// The index's message analyzer (not `Sync`, and worth building once per thread).
-    static ANALYZER: RefCell<TextAnalyzer> = RefCell::new(tokenizer::for_index());
+    /// The index's message analyzer, ids kept (not `Sync`, and worth building once per
+    /// thread).
+    static ANALYZER: RefCell<TextAnalyzer> = RefCell::new(tokenizer::for_matching());
 }
 
 /// Matches records against a query; cheap to clone and shared between threads.
@@ -69,7 +70,11 @@ impl Candidate<'_> {
                 indexed(stored) && glob.matches(stored)
             }
             Expr::Attr(term) => self.attrs().iter().any(|t| t == term),
-            Expr::AttrPrefix(start) => self.attrs().iter().any(|t| t.starts_with(start.as_str())),
+            // As the index: no id value completes a prefix.
+            Expr::AttrPrefix(start) => self
+                .attrs()
+                .iter()
+                .any(|t| t.starts_with(start.as_str()) && !attr_is_id(t)),
             Expr::Not(e) => !self.eval(e),
             Expr::And(es) => es.iter().all(|e| self.eval(e)),
             Expr::Or(es) => es.iter().any(|e| self.eval(e)),
@@ -151,7 +156,9 @@ impl Positions {
         let Some((start, rest)) = words.split_last() else {
             return false;
         };
-        let extends = |token: &String| token.starts_with(start.as_str());
+        // As the index: no id completes a prefix.
+        let extends =
+            |token: &String| token.starts_with(start.as_str()) && !tokenizer::is_id(token);
         if rest.is_empty() {
             return self.0.keys().any(extends);
         }

@@ -109,6 +109,12 @@ impl Query {
         Prefilter::of(&self.expr)
     }
 
+    /// For a scan: groups of frame-filter keys, a frame holding a match holds every key of
+    /// one (see [`crate::storage::frame_filter`]); `None` when the query's ids do not tell.
+    pub fn frame_keys(&self) -> Option<Vec<Vec<u32>>> {
+        prefilter::frame_keys(&self.expr)
+    }
+
     /// Whether `record` matches, exactly as the index would answer.
     pub fn matches(&self, record: &StoredRecord) -> bool {
         self.matcher.matches(record)

@@ -166,20 +166,25 @@ impl PartialEq for Substring {
 }
 
 impl Expr {
-    /// Whether the index cannot answer it: it holds a regular expression or a word longer than
-    /// the index keeps, anywhere (even negated).
+    /// Whether the index cannot answer it: it holds a regular expression, a word longer than
+    /// the index keeps or an id (a word, or a field's value, the index leaves out), anywhere
+    /// (even negated).
     pub fn needs_scan(&self) -> bool {
         match self {
             Expr::Scan(_) | Expr::Regex(_) => true,
+            // Ids are not in the index (`tokenizer::is_id`); a prefix's last word is not
+            // asked whole.
+            Expr::Phrase(words) => words.iter().any(|w| tokenizer::is_id(w)),
+            Expr::Prefix(words) => words
+                .split_last()
+                .is_some_and(|(_, whole)| whole.iter().any(|w| tokenizer::is_id(w))),
+            Expr::Attr(term) => crate::index::attr_is_id(term),
             Expr::Not(e) => e.needs_scan(),
             Expr::And(es) | Expr::Or(es) => es.iter().any(Expr::needs_scan),
             Expr::All
-            | Expr::Phrase(_)
-            | Expr::Prefix(_)
             | Expr::Level(_)
             | Expr::Keyword { .. }
             | Expr::KeywordGlob { .. }
-            | Expr::Attr(_)
             | Expr::AttrPrefix(_) => false,
         }
     }

@@ -12,6 +12,7 @@ use regex_syntax::ParserBuilder;
 use regex_syntax::hir::literal::Extractor;
 
 use super::parse::Expr;
+use crate::index::{attr_is_id, tokenizer};
 
 /// Finds the lines of a frame that may hold a match.
 #[derive(Debug, Clone)]
@@ -23,7 +24,12 @@ impl Prefilter {
     /// The prefilter of `expr`, when every match of it must hold one of a few literals.
     pub fn of(expr: &Expr) -> Option<Prefilter> {
         let literals = literals(expr)?;
-        let finder = AhoCorasick::new(&literals).ok()?;
+        // Ids are matched in any case (regular expressions' literals come in their cases
+        // already; a line of another case is let through and matched).
+        let finder = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(&literals)
+            .ok()?;
         Some(Prefilter { finder })
     }
 
@@ -46,12 +52,59 @@ fn literals(expr: &Expr) -> Option<Vec<Vec<u8>>> {
     match expr {
         Expr::Regex(p) => regex_literals(p.regex.as_str(), p.case_insensitive),
         Expr::Scan(s) => regex_literals(&regex::escape(&s.text), true),
+        // The longest id of a phrase, or a field's id value (ASCII letters and digits, written
+        // as is in the JSON).
+        Expr::Phrase(words) => whole_ids(words)
+            .max_by_key(|w| w.len())
+            .map(|w| vec![w.into()]),
+        Expr::Prefix(words) => words
+            .split_last()
+            .and_then(|(_, whole)| whole_ids(whole).max_by_key(|w| w.len()))
+            .map(|w| vec![w.into()]),
+        Expr::Attr(term) if attr_is_id(term) => term
+            .split_once('=')
+            .map(|(_, value)| vec![value.as_bytes().to_vec()]),
         // Any one part's literals will do: the one with the fewest.
         Expr::And(es) => es.iter().filter_map(literals).min_by_key(Vec::len),
         // Every alternative needs literals of its own.
         Expr::Or(es) => es
             .iter()
             .map(literals)
+            .collect::<Option<Vec<_>>>()
+            .map(|sets| sets.concat()),
+        _ => None,
+    }
+}
+
+fn whole_ids(words: &[String]) -> impl Iterator<Item = &str> {
+    words
+        .iter()
+        .map(String::as_str)
+        .filter(|w| tokenizer::is_id(w))
+}
+
+/// For a scan of sealed frames: groups of frame-filter keys (see
+/// [`crate::storage::frame_filter`]) such that a frame holding a match holds every key of one
+/// group; `None` when the query's ids do not tell.
+pub fn frame_keys(expr: &Expr) -> Option<Vec<Vec<u32>>> {
+    use crate::storage::frame_filter::{attr_id_value, key};
+    match expr {
+        Expr::Phrase(words) => {
+            let keys: Vec<u32> = whole_ids(words).map(key).collect();
+            (!keys.is_empty()).then(|| vec![keys])
+        }
+        Expr::Prefix(words) => {
+            let (_, whole) = words.split_last()?;
+            let keys: Vec<u32> = whole_ids(whole).map(key).collect();
+            (!keys.is_empty()).then(|| vec![keys])
+        }
+        Expr::Attr(term) => attr_id_value(term).map(|v| vec![vec![key(v)]]),
+        // Any one part's groups will do: the fewest.
+        Expr::And(es) => es.iter().filter_map(frame_keys).min_by_key(Vec::len),
+        // Every alternative needs groups of its own.
+        Expr::Or(es) => es
+            .iter()
+            .map(frame_keys)
             .collect::<Option<Vec<_>>>()
             .map(|sets| sets.concat()),
         _ => None,

@@ -11,6 +11,7 @@
 
 pub mod active;
 mod browse;
+pub mod frame_filter;
 pub mod scan;
 mod search;
 pub mod segment;
@@ -307,7 +308,7 @@ impl Store {
             match SegmentFile::open(&path) {
                 Ok(file) => {
                     let split_dir = path.with_extension("split");
-                    let split = match Split::open(&split_dir) {
+                    let split = match Split::open(&split_dir, file.footer.frames.len()) {
                         Ok(s) => Some(s),
                         Err(e) => {
                             tracing::warn!(segment = %path.display(), error = %e, "split missing or unreadable; rebuilding it from its segment");
@@ -1355,6 +1356,109 @@ mod tests {
             assert_eq!(got.total, want.len() as u64, "{q}");
             assert!(!want.is_empty(), "{q} matches something");
         }
+    }
+
+    #[test]
+    fn ids_are_found_through_frame_filters_as_matching_every_record_finds() {
+        // Request ids, order numbers, pids and JSON field values: not in the index, found by
+        // reading the frames whose filter holds them (sealed) or every frame (active).
+        // One format per stream: JSON lines, some with fields.
+        let line = |i: u64| {
+            let msg = |text: String| format!(r#"{{"level":"info","msg":"{text}"}}"#);
+            match i % 4 {
+                0 => msg(format!(
+                    "[{:016x}] Completed 200 OK in 12ms",
+                    0xf6fa_dfa7_e5c1_5b00 + i
+                )),
+                1 => msg(format!(
+                    "GET /orders/{} 200 session=db8fe554c9{:02}",
+                    9_533_000 + i,
+                    i % 100
+                )),
+                2 => format!(
+                    r#"{{"level":"error","msg":"charge failed","reqId":"015c0eff6439ed{:02x}","pid":{}}}"#,
+                    i % 256,
+                    67_000 + i % 7
+                ),
+                _ => msg(format!("Booting worker with pid: {}", 60_000 + i % 5)),
+            }
+        };
+        let t0: Timestamp = "2026-11-23T10:00:00Z".parse().expect("ts");
+        let batches = |first: u64, n: u64| -> Vec<_> {
+            (first..first + n)
+                .map(|id| {
+                    let at = (t0 + jiff::SignedDuration::from_secs(id as i64)).to_string();
+                    batch(id, "web", &at, &[&line(id)])
+                })
+                .collect()
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (store, _) = open(dir.path(), RetentionConfig::default());
+        index_batches(&dir.path().join("hot"), store.clone(), batches(0, 400));
+        store.seal("web").expect("seal").expect("sealed");
+        let hot = index_batches(&dir.path().join("hot"), store.clone(), batches(400, 100));
+        let all = store.search(&hot, &req("*", 10_000)).expect("all").hits;
+        assert_eq!(all.len(), 500);
+        let matching = |q: &str| -> Vec<u64> {
+            let request = req(q, 10_000);
+            all.iter()
+                .filter(|r| request.matches(r))
+                .map(|r| r.id)
+                .collect()
+        };
+        for q in [
+            "f6fadfa7e5c15b08",
+            "F6FADFA7E5C15B08",
+            "9533201",
+            "9533401 OR 9533205",
+            "\"orders 9533201\"",
+            "\"orders 9533201\" 200",
+            "session=db8fe554c909",
+            "request_id:015c0eff6439ed0a",
+            "request_id:015c0eff6439ed0a level:error",
+            "pid:67003",
+            "60002 booting",
+            "-60002 worker",
+            "\"completed 200\" -f6fadfa7e5c15b08",
+        ] {
+            assert!(crate::query::Query::parse(q).expect(q).needs_scan(), "{q}");
+            let want = matching(q);
+            assert!(!want.is_empty(), "{q} matches something");
+            let got = store.search(&hot, &req(q, 10_000)).expect("search");
+            assert_eq!(ids(&got), want, "{q}");
+            assert_eq!(got.total, want.len() as u64, "{q}");
+        }
+        // A prefix completes no id (as the index, which holds none).
+        for q in ["f6fadfa7*", "request_id:015c*", "95332*"] {
+            assert!(matching(q).is_empty(), "{q}");
+            assert_eq!(store.search(&hot, &req(q, 10)).expect(q).total, 0, "{q}");
+        }
+        // The sealed segment's filter lets through the frames holding the id, and no other.
+        let sealed = store
+            .state
+            .read()
+            .expect("state")
+            .sealed
+            .values()
+            .next()
+            .cloned();
+        let sealed = sealed.expect("a sealed segment");
+        let split = sealed.split.as_ref().expect("split");
+        let keys = crate::query::Query::parse("9533201")
+            .expect("q")
+            .frame_keys();
+        let keys = keys.expect("keys");
+        let passed: Vec<usize> = (0..sealed.file.footer.frames.len())
+            .filter(|&i| split.frames.may_hold(i, &keys))
+            .collect();
+        let holding: Vec<usize> = (0..sealed.file.footer.frames.len())
+            .filter(|&i| {
+                let records = sealed.file.frame(i).expect("frame");
+                records.iter().any(|r| r.record.message.contains("9533201"))
+            })
+            .collect();
+        assert!(sealed.file.footer.frames.len() > 5, "frames");
+        assert_eq!(passed, holding);
     }
 
     #[test]

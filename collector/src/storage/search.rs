@@ -283,12 +283,25 @@ impl Store {
             );
             work.push(Frame::Tail(v.clone()));
         }
+        // The ids a match holds leave out the sealed frames whose filter lacks them.
+        let keys = req.query.frame_keys();
         for s in &candidates {
+            let filter = keys.as_ref().and_then(|k| {
+                let f = s.split.as_ref().map(|split| &split.frames)?;
+                if f.intact() {
+                    Some((f, k))
+                } else {
+                    tracing::error!(seq = s.meta.seq, app = %s.meta.app, "a frame filter fails its checksum; scanning every frame and rebuilding the split");
+                    self.damaged.lock().expect("damaged").insert(s.meta.seq);
+                    None
+                }
+            });
             work.extend(
                 (0..s.file.footer.frames.len())
                     .filter(|&i| {
                         let f = &s.file.footer.frames[i];
                         wanted(f.min_time, f.max_time, f.first_id)
+                            && filter.is_none_or(|(filter, k)| filter.may_hold(i, k))
                     })
                     .map(|i| Frame::Sealed(s.clone(), i)),
             );

@@ -5,10 +5,12 @@
 use std::path::Path;
 
 use tantivy::collector::{Count, TopDocs};
+use tantivy::directory::Directory;
 use tantivy::query::Query;
 use tantivy::schema::{FAST, Field, Schema};
 use tantivy::{Index, IndexReader, ReloadPolicy, SegmentReader};
 
+use super::frame_filter::{self, FrameFilter};
 use super::segment::SegmentFile;
 use crate::index::{IndexError, time_id_key};
 
@@ -44,6 +46,8 @@ pub struct Split {
     pub index: Index,
     pub fields: crate::index::Fields,
     reader: IndexReader,
+    /// The ids of each frame (see [`frame_filter`]).
+    pub frames: std::sync::Arc<FrameFilter>,
 }
 
 impl std::fmt::Debug for Split {
@@ -69,10 +73,12 @@ impl Split {
         let index = Index::create_in_dir(&tmp, schema)?;
         crate::index::tokenizer::register(&index);
         let mut writer = index.writer_with_num_threads(1, 64 * 1024 * 1024)?;
+        let mut filter = frame_filter::Builder::default();
         for frame in 0..segment.footer.frames.len() {
             let records = segment.frame(frame).map_err(|e| {
                 IndexError::Payload(format!("cannot read the segment to index it: {e}"))
             })?;
+            filter.frame(&records);
             for (slot, stored) in records.iter().enumerate() {
                 let mut doc = f.common.document(stored);
                 doc.add_u64(f.frame, frame as u64);
@@ -83,6 +89,7 @@ impl Split {
         writer.commit()?;
         writer.wait_merging_threads()?;
         drop(index);
+        filter.write(&tmp).map_err(io(&tmp))?;
         let _ = std::fs::remove_dir_all(dir);
         std::fs::rename(&tmp, dir).map_err(io(dir))?;
         if let Some(parent) = dir.parent() {
@@ -90,11 +97,11 @@ impl Split {
                 .and_then(|d| d.sync_all())
                 .map_err(io(parent))?;
         }
-        Split::open(dir)
+        Split::open(dir, segment.footer.frames.len())
     }
 
-    /// Opens a built split.
-    pub fn open(dir: &Path) -> Result<Split, IndexError> {
+    /// Opens a built split of a segment of `frames` frames.
+    pub fn open(dir: &Path, frames: usize) -> Result<Split, IndexError> {
         let index = Index::open_in_dir(dir)?;
         crate::index::tokenizer::register(&index);
         let expected = schema().0;
@@ -128,6 +135,23 @@ impl Split {
                 )));
             }
         }
+        // Splits written before frame filters have none: rebuilt like a damaged one.
+        // Mapped by a directory of its own: the index's checks for tantivy's footer.
+        let filter_bytes = tantivy::directory::MmapDirectory::open(dir)
+            .map_err(|e| e.to_string())
+            .and_then(|d| {
+                d.open_read(Path::new(frame_filter::FILE_NAME))
+                    .map_err(|e| e.to_string())
+            })
+            .and_then(|f| f.read_bytes().map_err(|e| e.to_string()))
+            .map_err(|e| {
+                IndexError::Payload(format!(
+                    "split {} lacks its frame filter: {e}",
+                    dir.display()
+                ))
+            })?;
+        let frames = FrameFilter::open(filter_bytes, frames)
+            .map_err(|e| IndexError::Payload(format!("split {}: {e}", dir.display())))?;
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -137,6 +161,7 @@ impl Split {
             index,
             fields,
             reader,
+            frames: std::sync::Arc::new(frames),
         })
     }
 
