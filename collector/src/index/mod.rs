@@ -95,11 +95,17 @@ pub fn attr_term(name: &str, value: &serde_json::Value) -> Option<String> {
     (text.len() <= MAX_ATTR_VALUE_BYTES).then(|| format!("{name}={text}").to_lowercase())
 }
 
-/// Whether an `attrs` term is left out of the index: its value is an id (see
+/// The value of an `attrs` term left out of the index because it is an id (see
 /// [`tokenizer::is_id`]: `request_id=…`, `pid=69122`), found through frame filters.
-pub fn attr_is_id(term: &str) -> bool {
+pub fn attr_id_value(term: &str) -> Option<&str> {
     term.split_once('=')
-        .is_some_and(|(_, value)| tokenizer::is_id(value))
+        .map(|(_, value)| value)
+        .filter(|value| tokenizer::is_id(value))
+}
+
+/// Whether an `attrs` term is left out of the index (see [`attr_id_value`]).
+pub fn attr_is_id(term: &str) -> bool {
+    attr_id_value(term).is_some()
 }
 
 /// Options of the exact-value text fields (app, host, level, stream), shared with splits:

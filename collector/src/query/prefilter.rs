@@ -12,7 +12,7 @@ use regex_syntax::ParserBuilder;
 use regex_syntax::hir::literal::Extractor;
 
 use super::parse::Expr;
-use crate::index::{attr_is_id, tokenizer};
+use crate::index::{attr_id_value, tokenizer};
 
 /// Finds the lines of a frame that may hold a match.
 #[derive(Debug, Clone)]
@@ -61,9 +61,7 @@ fn literals(expr: &Expr) -> Option<Vec<Vec<u8>>> {
             .split_last()
             .and_then(|(_, whole)| whole_ids(whole).max_by_key(|w| w.len()))
             .map(|w| vec![w.into()]),
-        Expr::Attr(term) if attr_is_id(term) => term
-            .split_once('=')
-            .map(|(_, value)| vec![value.as_bytes().to_vec()]),
+        Expr::Attr(term) => attr_id_value(term).map(|value| vec![value.as_bytes().to_vec()]),
         // Any one part's literals will do: the one with the fewest.
         Expr::And(es) => es.iter().filter_map(literals).min_by_key(Vec::len),
         // Every alternative needs literals of its own.
@@ -87,7 +85,7 @@ fn whole_ids(words: &[String]) -> impl Iterator<Item = &str> {
 /// [`crate::storage::frame_filter`]) such that a frame holding a match holds every key of one
 /// group; `None` when the query's ids do not tell.
 pub fn frame_keys(expr: &Expr) -> Option<Vec<Vec<u32>>> {
-    use crate::storage::frame_filter::{attr_id_value, key};
+    use crate::storage::frame_filter::key;
     match expr {
         Expr::Phrase(words) => {
             let keys: Vec<u32> = whole_ids(words).map(key).collect();

@@ -23,7 +23,7 @@ use logq_schemas::StoredRecord;
 use tantivy::directory::OwnedBytes;
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::index::{attr_is_id, attr_term, tokenizer};
+use crate::index::{attr_id_value, attr_term, tokenizer};
 
 /// The file's name in a split directory.
 pub const FILE_NAME: &str = "frames.filter";
@@ -47,14 +47,6 @@ pub fn record_keys(stored: &StoredRecord) -> impl Iterator<Item = u32> + '_ {
             .filter_map(|(name, value)| attr_term(name, value))
             .filter_map(|t| attr_id_value(&t).map(key)),
     )
-}
-
-/// The value of an `attrs` term left out of the index (see [`attr_is_id`]), lowercased.
-pub fn attr_id_value(term: &str) -> Option<&str> {
-    if !attr_is_id(term) {
-        return None;
-    }
-    term.split_once('=').map(|(_, value)| value)
 }
 
 /// Builds the filter frame by frame.
