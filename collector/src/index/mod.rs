@@ -192,7 +192,7 @@ fn attrs_options() -> TextOptions {
     )
 }
 
-fn schema() -> (Schema, Fields) {
+pub(crate) fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
     let fields = Fields::add_to(&mut b);
     (b.build(), fields)

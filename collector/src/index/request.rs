@@ -236,6 +236,44 @@ fn ids_through(f: &Fields, through: u64) -> Box<dyn TantivyQuery> {
 mod tests {
     use super::*;
 
+    /// Regression: the sealed records of an app are left out by an intersection (its app term
+    /// and an id range) under MUST_NOT. tantivy 0.27 seeks the id range to its first match (the
+    /// last document here), then asks it about an earlier one (the worker's); the range
+    /// computes the distance back by a subtraction that overflows (a panic in a debug build: a
+    /// search answered 500 in the end-to-end free-disk-floor test). Release builds wrap, which
+    /// only resets a prefetch window: the workspace builds tantivy without overflow checks, as
+    /// it ships.
+    #[test]
+    fn sealed_records_are_left_out_when_an_earlier_document_of_another_app_matches() {
+        let (schema, f) = crate::index::schema();
+        let index = tantivy::Index::create_in_ram(schema);
+        crate::index::tokenizer::register(&index);
+        let mut writer: tantivy::IndexWriter = index.writer(15_000_000).expect("writer");
+        // Merges concatenate segments in any order: `web`'s newer records come first, its
+        // sealed one last.
+        let docs = std::iter::once((1000, "worker"))
+            .chain((100..140).map(|id| (id, "web")))
+            .chain([(1, "web")]);
+        for (id, app) in docs {
+            let mut doc = tantivy::TantivyDocument::new();
+            doc.add_u64(f.id, id);
+            doc.add_text(f.app, app);
+            writer.add_document(doc).expect("add");
+        }
+        writer.commit().expect("commit");
+        let searcher = index.reader().expect("reader").searcher();
+        let req = SearchRequest::new(crate::query::Query::parse("*").expect("query"));
+        let sealed = BTreeMap::from([("web".to_string(), 1)]);
+        let top = tantivy::collector::TopDocs::with_limit(100)
+            .order_by_fast_field::<u64>("id", tantivy::Order::Asc);
+        let hits = searcher
+            .search(&req.to_tantivy(&f, &sealed), &top)
+            .expect("search");
+        let ids: Vec<Option<u64>> = hits.into_iter().map(|(id, _)| id).collect();
+        let expected: Vec<Option<u64>> = (100..140).chain([1000]).map(Some).collect();
+        assert_eq!(ids, expected);
+    }
+
     #[test]
     fn names_match_exactly_or_by_glob() {
         let names = Names::new(["osm-*", "api", " ", "w?b.1"]).expect("names");
