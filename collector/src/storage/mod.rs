@@ -12,6 +12,7 @@
 pub mod active;
 mod browse;
 pub mod frame_filter;
+mod record_line;
 pub mod scan;
 mod search;
 pub mod segment;

@@ -1,13 +1,15 @@
 //! Sealed segment files: one app's records as independent zstd frames, scannable without the
 //! index and without the footer.
 //!
-//! Format v1 (all integers little endian):
+//! Format v2 (all integers little endian):
 //! ```text
 //! segment = frame* footer
 //! frame   = "LQF1" | u32 compressed_len | u32 raw_len | u64 xxh3(compressed) | zstd bytes
-//!           (the raw bytes are records as JSON lines, `StoredRecord`, ids ascending)
-//! footer  = JSON (FooterV1) | u32 json_len | u64 xxh3(json) | "LOGQSEG1"
+//!           (the raw bytes are records as JSON lines, ids ascending: see record_line)
+//! footer  = JSON (Footer) | u32 json_len | u64 xxh3(json) | "LOGQSEG1"
 //! ```
+//! v1 differs only in its lines: each the JSON of a `StoredRecord`, every field value written
+//! out even where the message holds it (v2 refers to the message). Both are read.
 //! The footer lists every frame (offset, sizes, ids, time range) and the segment totals; a
 //! reader trusts it only when its checksum holds. Without a valid footer, [`salvage`] walks
 //! the frame headers from the start and keeps every frame whose checksum holds.
@@ -27,7 +29,9 @@ const FRAME_HEADER: usize = 4 + 4 + 4 + 8;
 const FOOTER_MAGIC: &[u8; 8] = b"LOGQSEG1";
 const FOOTER_TRAILER: usize = 4 + 8 + 8;
 /// The segment format this code writes.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
+/// The segment formats this code reads.
+const READS: [u32; 2] = [1, 2];
 
 /// Why a segment cannot be read (as a whole, or one frame of it).
 #[derive(Debug, Error)]
@@ -140,7 +144,7 @@ impl SegmentWriter {
         meta.last_id = record.id;
         meta.min_time = meta.min_time.min(t);
         meta.max_time = meta.max_time.max(t);
-        serde_json::to_writer(&mut self.buf, record).expect("records serialize");
+        super::record_line::write(&mut self.buf, record);
         self.buf.push(b'\n');
         let frame = self.footer.frames.len() as u32;
         if self.buf.len() >= self.frame_bytes {
@@ -301,7 +305,7 @@ impl SegmentFile {
         }
         let footer: Footer = serde_json::from_slice(&json)
             .map_err(|e| corrupt(path, format!("footer unreadable: {e}")))?;
-        if footer.version != VERSION {
+        if !READS.contains(&footer.version) {
             return Err(corrupt(
                 path,
                 format!("unsupported segment version {}", footer.version),
@@ -444,7 +448,7 @@ pub fn parse_records(path: &Path, raw: &[u8]) -> Result<Vec<StoredRecord>, Segme
 
 /// One line of a frame of the segment at `path`.
 pub fn parse_record(path: &Path, line: &[u8]) -> Result<StoredRecord, SegmentError> {
-    serde_json::from_slice(line).map_err(|e| corrupt(path, format!("bad record: {e}")))
+    super::record_line::read(line).map_err(|e| corrupt(path, e.to_string()))
 }
 
 /// What [`salvage`] recovered from a segment whose footer is unusable.
@@ -589,15 +593,23 @@ pub(crate) mod tests {
         assert!(s.stopped_early);
     }
 
-    /// The committed v1 fixture (tests/data/segments/v1.seg) still reads, frame by frame and
-    /// by salvage. `LOGQ_BLESS=1` writes it (only when the format version changes on purpose;
-    /// then keep the old fixture under its version's name).
-    #[test]
-    fn the_committed_v1_fixture_still_reads() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/segments/v1.seg");
-        let want: Vec<StoredRecord> = (0..300)
+    /// The records of the committed fixture of format `version`.
+    fn fixture_records(version: u32) -> Vec<StoredRecord> {
+        (0..300)
             .map(|id| {
                 let mut r = record(id, &format!("fixture line {id} GET /api/v1/items/{id} 200"));
+                if version >= 2 {
+                    // Values the message holds (written as references in v2) and one it lacks.
+                    r.record.message.push_str(&format!(" {}", 10_000 + id));
+                    let fields = &mut r.record.fields;
+                    fields.insert(
+                        "path".into(),
+                        serde_json::json!(format!("/api/v1/items/{id}")),
+                    );
+                    fields.insert("status".into(), serde_json::json!(200));
+                    fields.insert("bytes".into(), serde_json::json!(10_000 + id));
+                    fields.insert("upstream".into(), serde_json::json!("pool-b"));
+                }
                 if id % 50 == 0 {
                     r.record.level = Some(logq_schemas::Level::Error);
                     r.record
@@ -606,18 +618,17 @@ pub(crate) mod tests {
                 }
                 r
             })
-            .collect();
-        if std::env::var_os("LOGQ_BLESS").is_some() {
-            std::fs::create_dir_all(path.parent().expect("dir")).expect("mkdir");
-            let _ = std::fs::remove_file(&path);
-            let mut w = SegmentWriter::create(&path, "web", 4096, 3).expect("create");
-            for r in &want {
-                w.push(r).expect("push");
-            }
-            w.finish().expect("finish");
-        }
-        let seg = SegmentFile::open(&path).expect("the v1 fixture opens");
-        assert_eq!(seg.footer.version, 1);
+            .collect()
+    }
+
+    /// The committed fixture of `version` (tests/data/segments/v<version>.seg) reads, frame by
+    /// frame and by salvage.
+    fn fixture_reads(version: u32) {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("../tests/data/segments/v{version}.seg"));
+        let want = fixture_records(version);
+        let seg = SegmentFile::open(&path).expect("the fixture opens");
+        assert_eq!(seg.footer.version, version);
         assert_eq!((seg.footer.app.as_str(), seg.footer.records), ("web", 300));
         let mut got = Vec::new();
         for i in 0..seg.footer.frames.len() {
@@ -625,5 +636,43 @@ pub(crate) mod tests {
         }
         assert_eq!(got, want);
         assert_eq!(salvage(&path).expect("salvage").records, want);
+    }
+
+    /// The v1 fixture, written by the v1 code, still reads.
+    #[test]
+    fn the_committed_v1_fixture_still_reads() {
+        fixture_reads(1);
+    }
+
+    /// The fixture of the format this code writes reads. `LOGQ_BLESS=1` writes it (only when
+    /// the format version changes on purpose; keep the old fixtures and their tests).
+    #[test]
+    fn the_committed_v2_fixture_still_reads() {
+        if std::env::var_os("LOGQ_BLESS").is_some() {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(format!("../tests/data/segments/v{VERSION}.seg"));
+            let _ = std::fs::remove_file(&path);
+            let mut w = SegmentWriter::create(&path, "web", 4096, 3).expect("create");
+            for r in &fixture_records(VERSION) {
+                w.push(r).expect("push");
+            }
+            w.finish().expect("finish");
+        }
+        fixture_reads(2);
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/segments/v2.seg");
+        let first = SegmentFile::open(&path)
+            .expect("open")
+            .frame_bytes(0)
+            .expect("frame");
+        let line = first.split(|b| *b == b'\n').next().expect("a line");
+        let v: serde_json::Value = serde_json::from_slice(line).expect("json");
+        assert_eq!(
+            (&v["refs"], &v["vrefs"]),
+            (
+                &serde_json::json!({"path": [19, 34]}),
+                &serde_json::json!({"bytes": [39, 44]})
+            ),
+            "v2 lines refer to the message: {v}"
+        );
     }
 }
