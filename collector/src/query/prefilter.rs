@@ -23,12 +23,13 @@ pub struct Prefilter {
 impl Prefilter {
     /// The prefilter of `expr`, when every match of it must hold one of a few literals.
     pub fn of(expr: &Expr) -> Option<Prefilter> {
-        let literals = literals(expr)?;
-        // Ids are matched in any case (regular expressions' literals come in their cases
-        // already; a line of another case is let through and matched).
+        let Literals { bytes, any_case } = literals(expr)?;
+        // Ids are matched in any case; regular expressions' literals come in every case the
+        // expression allows already, and a case-sensitive search is several times faster
+        // (aho-corasick finds a single literal with memchr's memmem then).
         let finder = AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .build(&literals)
+            .ascii_case_insensitive(any_case)
+            .build(&bytes)
             .ok()?;
         Some(Prefilter { finder })
     }
@@ -47,29 +48,55 @@ impl Prefilter {
     }
 }
 
+/// Literals one of which every match holds.
+#[derive(Debug)]
+struct Literals {
+    bytes: Vec<Vec<u8>>,
+    /// Whether they are to be found in any ASCII case.
+    any_case: bool,
+}
+
+impl Literals {
+    fn exact(bytes: Vec<Vec<u8>>) -> Literals {
+        Literals {
+            bytes,
+            any_case: false,
+        }
+    }
+
+    /// An id, found in any case.
+    fn id(id: &str) -> Literals {
+        Literals {
+            bytes: vec![id.as_bytes().to_vec()],
+            any_case: true,
+        }
+    }
+}
+
 /// Literals one of which every match of `expr` holds; `None` when there are none to find.
-fn literals(expr: &Expr) -> Option<Vec<Vec<u8>>> {
+fn literals(expr: &Expr) -> Option<Literals> {
     match expr {
-        Expr::Regex(p) => regex_literals(p.regex.as_str(), p.case_insensitive),
-        Expr::Scan(s) => regex_literals(&regex::escape(&s.text), true),
+        Expr::Regex(p) => regex_literals(p.regex.as_str(), p.case_insensitive).map(Literals::exact),
+        Expr::Scan(s) => regex_literals(&regex::escape(&s.text), true).map(Literals::exact),
         // The longest id of a phrase, or a field's id value (ASCII letters and digits, written
         // as is in the JSON).
-        Expr::Phrase(words) => whole_ids(words)
-            .max_by_key(|w| w.len())
-            .map(|w| vec![w.into()]),
+        Expr::Phrase(words) => whole_ids(words).max_by_key(|w| w.len()).map(Literals::id),
         Expr::Prefix(words) => words
             .split_last()
             .and_then(|(_, whole)| whole_ids(whole).max_by_key(|w| w.len()))
-            .map(|w| vec![w.into()]),
-        Expr::Attr(term) => attr_id_value(term).map(|value| vec![value.as_bytes().to_vec()]),
+            .map(Literals::id),
+        Expr::Attr(term) => attr_id_value(term).map(Literals::id),
         // Any one part's literals will do: the one with the fewest.
-        Expr::And(es) => es.iter().filter_map(literals).min_by_key(Vec::len),
+        Expr::And(es) => es.iter().filter_map(literals).min_by_key(|l| l.bytes.len()),
         // Every alternative needs literals of its own.
         Expr::Or(es) => es
             .iter()
             .map(literals)
             .collect::<Option<Vec<_>>>()
-            .map(|sets| sets.concat()),
+            .map(|sets| Literals {
+                any_case: sets.iter().any(|l| l.any_case),
+                bytes: sets.into_iter().flat_map(|l| l.bytes).collect(),
+            }),
         _ => None,
     }
 }
@@ -166,6 +193,22 @@ mod tests {
         let long = "x".repeat(300);
         let frame = format!("{{\"m\":\"A-{}\"}}\n{{\"m\":\"y\"}}", long.to_uppercase());
         assert_eq!(kept(&format!("a-{long}"), &frame).len(), 1);
+    }
+
+    /// Regression: ids made the prefilter find every literal in any case, and a regex scan
+    /// of the 1 GiB bench corpus went from 674 ms to 2.8 s (aho-corasick gives up memchr's
+    /// memmem when it must find other cases).
+    #[test]
+    fn a_regex_literal_is_found_in_its_case_and_an_id_in_any() {
+        let frame = "{\"m\":\"GET /Items/1234\"}\n{\"m\":\"GET /items/1234\"}\n{\"m\":\"x\"}";
+        assert_eq!(
+            kept(r"/items\/1234/", frame),
+            ["{\"m\":\"GET /items/1234\"}"]
+        );
+        assert_eq!(kept(r"/(?i)items\/1234/", frame).len(), 2);
+        let frame = "{\"m\":\"req F6FADFA7E5C15B62\"}\n{\"m\":\"req f6fadfa7e5c15b62\"}";
+        assert_eq!(kept("\"req f6fadfa7e5c15b62\"", frame).len(), 2);
+        assert_eq!(kept(r"f6fadfa7e5c15b62 OR /items\/1234/", frame).len(), 2);
     }
 
     #[test]
