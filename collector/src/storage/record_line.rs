@@ -2,8 +2,8 @@
 //! field by field (serde's `flatten`, which `StoredRecord` uses, buffers every value of a line
 //! before it deserializes it), and, from segment format v2, each field whose value the message
 //! already holds written as where it is in the message rather than again:
-//! `"refs":{"path":[12,31]}` for a string, `"vrefs":{"status":[40,43]}` for a number or a
-//! boolean written as JSON writes it (byte offsets into the message, end excluded).
+//! `"refs":{"path":[12,31]}` for a string, `"vrefs":{"bytes":[40,45]}` for a number written
+//! as JSON writes it (byte offsets into the message, end excluded; values of 4 bytes or more).
 //!
 //! Formats take most fields out of the message (an access log line's path, status and size),
 //! so a line held most of its values twice: the references make frames a sixth smaller after
@@ -32,6 +32,8 @@ pub enum LineError {
         end: u32,
         len: usize,
     },
+    #[error("bad record {id}: field {name} refers to text that is not a number")]
+    NotNumber { id: u64, name: String },
 }
 
 #[derive(Serialize)]
@@ -46,12 +48,28 @@ struct LineOut<'a> {
     level: Option<Level>,
     format: &'a str,
     message: &'a str,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    fields: BTreeMap<&'a str, &'a Value>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    refs: BTreeMap<&'a str, [u32; 2]>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    vrefs: BTreeMap<&'a str, [u32; 2]>,
+    #[serde(skip_serializing_if = "Entries::is_empty")]
+    fields: Entries<'a, &'a Value>,
+    #[serde(skip_serializing_if = "Entries::is_empty")]
+    refs: Entries<'a, [u32; 2]>,
+    #[serde(skip_serializing_if = "Entries::is_empty")]
+    vrefs: Entries<'a, [u32; 2]>,
+}
+
+/// Map entries in a vector (written as a JSON object): a line's fields come in name order
+/// already, and a map per record cost the writer more than the rest of the line.
+struct Entries<'a, V>(Vec<(&'a str, V)>);
+
+impl<V> Entries<'_, V> {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<V: Serialize> Serialize for Entries<'_, V> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+    }
 }
 
 #[derive(Deserialize)]
@@ -74,16 +92,30 @@ struct LineIn {
     vrefs: BTreeMap<String, [u32; 2]>,
 }
 
-/// Where `text` is in `message`, when it is worth a reference.
+/// Where `text` is in `message`, when it is worth a reference. Messages are short: each place
+/// holding `text`'s first byte is compared (a searcher set up per field cost more).
 fn find(message: &str, text: &str) -> Option<[u32; 2]> {
-    if text.len() < MIN_REF_BYTES {
+    let (hay, needle) = (message.as_bytes(), text.as_bytes());
+    if needle.len() < MIN_REF_BYTES || needle.len() > hay.len() {
         return None;
     }
-    let start = message.find(text)?;
+    let last_start = hay.len() - needle.len();
+    let start = memchr::memchr_iter(needle[0], &hay[..=last_start])
+        .find(|&i| hay[i..].starts_with(needle))?;
     Some([
         u32::try_from(start).ok()?,
-        u32::try_from(start + text.len()).ok()?,
+        u32::try_from(start + needle.len()).ok()?,
     ])
+}
+
+/// Whether a number's JSON text may be long enough for a reference (an integer below 1000 and
+/// above -100 is not).
+fn may_refer(n: &serde_json::Number) -> bool {
+    match (n.as_u64(), n.as_i64()) {
+        (Some(u), _) => u >= 1000,
+        (None, Some(i)) => i <= -100,
+        (None, None) => true,
+    }
 }
 
 /// Appends the line of `stored` (without its newline) to `out`.
@@ -99,88 +131,79 @@ pub fn write(out: &mut Vec<u8>, stored: &StoredRecord) {
         level: r.level,
         format: &r.format,
         message: &r.message,
-        fields: BTreeMap::new(),
-        refs: BTreeMap::new(),
-        vrefs: BTreeMap::new(),
+        fields: Entries(Vec::new()),
+        refs: Entries(Vec::new()),
+        vrefs: Entries(Vec::new()),
     };
+    let mut number = String::new();
     for (name, value) in &r.fields {
         let name = name.as_str();
-        match value {
-            Value::String(s) => {
-                if let Some(at) = find(&r.message, s) {
-                    line.refs.insert(name, at);
-                    continue;
-                }
+        let found = match value {
+            Value::String(s) => find(&r.message, s).map(|at| (&mut line.refs, at)),
+            // A number reads back from the text JSON writes for it (floats too: serde_json's
+            // `float_roundtrip`; the round-trip property test holds it to that).
+            Value::Number(n) if may_refer(n) => {
+                use std::fmt::Write;
+                number.clear();
+                write!(number, "{n}").expect("writing to a string");
+                find(&r.message, &number).map(|at| (&mut line.vrefs, at))
             }
-            Value::Number(_) | Value::Bool(_) => {
-                let text = value.to_string();
-                // Only where the text reads back as the same value (it always should).
-                if let Some(at) = find(&r.message, &text)
-                    .filter(|_| serde_json::from_str::<Value>(&text).is_ok_and(|v| v == *value))
-                {
-                    line.vrefs.insert(name, at);
-                    continue;
-                }
-            }
-            Value::Null | Value::Array(_) | Value::Object(_) => {}
+            // Booleans are too short to gain (`true`, `false`).
+            Value::Number(_)
+            | Value::Bool(_)
+            | Value::Null
+            | Value::Array(_)
+            | Value::Object(_) => None,
+        };
+        match found {
+            Some((refs, at)) => refs.0.push((name, at)),
+            None => line.fields.0.push((name, value)),
         }
-        line.fields.insert(name, value);
     }
     serde_json::to_writer(out, &line).expect("records serialize");
 }
 
 /// The record of a line (v1 or v2).
-pub fn read(line: &[u8]) -> Result<StoredRecord, LineError> {
-    let LineIn {
-        id,
-        time,
-        received,
-        app,
-        host,
-        stream,
-        level,
-        format,
-        message,
-        mut fields,
-        refs,
-        vrefs,
-    } = serde_json::from_slice(line)?;
+pub fn read(bytes: &[u8]) -> Result<StoredRecord, LineError> {
+    let mut line: LineIn = serde_json::from_slice(bytes)?;
+    let message = &line.message;
     let text = |name: &String, [start, end]: [u32; 2]| -> Result<&str, LineError> {
         message
             .get(start as usize..end as usize)
             .ok_or_else(|| LineError::Ref {
-                id,
+                id: line.id,
                 name: name.clone(),
                 start,
                 end,
                 len: message.len(),
             })
     };
-    for (name, at) in &refs {
-        fields.insert(name.clone(), Value::String(text(name, *at)?.to_owned()));
+    for (name, at) in &line.refs {
+        let value = Value::String(text(name, *at)?.to_owned());
+        line.fields.insert(name.clone(), value);
     }
-    for (name, at) in &vrefs {
+    for (name, at) in &line.vrefs {
         let value = serde_json::from_str::<Value>(text(name, *at)?)?;
-        if !(value.is_number() || value.is_boolean()) {
-            return Err(serde_json::Error::io(std::io::Error::other(format!(
-                "field {name} refers to {value}, not a number or a boolean"
-            )))
-            .into());
+        if !value.is_number() {
+            return Err(LineError::NotNumber {
+                id: line.id,
+                name: name.clone(),
+            });
         }
-        fields.insert(name.clone(), value);
+        line.fields.insert(name.clone(), value);
     }
     Ok(StoredRecord {
-        id,
+        id: line.id,
         record: Record {
-            time,
-            received,
-            app,
-            host,
-            stream,
-            level,
-            format,
-            message,
-            fields,
+            time: line.time,
+            received: line.received,
+            app: line.app,
+            host: line.host,
+            stream: line.stream,
+            level: line.level,
+            format: line.format,
+            message: line.message,
+            fields: line.fields,
         },
     })
 }
@@ -269,6 +292,11 @@ mod tests {
         v["vrefs"] = json!({"path": [0, 5]});
         let err = read(v.to_string().as_bytes()).expect_err("refused");
         assert!(err.to_string().contains("bad record"), "{err}");
+        let mut v: Value =
+            serde_json::from_str(&line(&stored("say \"hi\" /items/1", json!({})))).expect("json");
+        v["vrefs"] = json!({"greeting": [4, 8]});
+        let err = read(v.to_string().as_bytes()).expect_err("refused");
+        assert!(err.to_string().contains("not a number"), "{err}");
     }
 
     fn scalar() -> impl Strategy<Value = Value> {
