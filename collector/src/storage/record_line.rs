@@ -178,19 +178,16 @@ pub fn read(bytes: &[u8]) -> Result<StoredRecord, LineError> {
                 len: message.len(),
             })
     };
-    for (name, at) in &line.refs {
-        let value = Value::String(text(name, *at)?.to_owned());
-        line.fields.insert(name.clone(), value);
+    for (name, at) in std::mem::take(&mut line.refs) {
+        let value = Value::String(text(&name, at)?.to_owned());
+        line.fields.insert(name, value);
     }
-    for (name, at) in &line.vrefs {
-        let value = serde_json::from_str::<Value>(text(name, *at)?)?;
+    for (name, at) in std::mem::take(&mut line.vrefs) {
+        let value = serde_json::from_str::<Value>(text(&name, at)?)?;
         if !value.is_number() {
-            return Err(LineError::NotNumber {
-                id: line.id,
-                name: name.clone(),
-            });
+            return Err(LineError::NotNumber { id: line.id, name });
         }
-        line.fields.insert(name.clone(), value);
+        line.fields.insert(name, value);
     }
     Ok(StoredRecord {
         id: line.id,

@@ -593,6 +593,11 @@ pub(crate) mod tests {
         assert!(s.stopped_early);
     }
 
+    /// Where the committed fixture of format `version` is.
+    fn fixture_path(version: u32) -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../tests/data/segments/v{version}.seg"))
+    }
+
     /// The records of the committed fixture of format `version`.
     fn fixture_records(version: u32) -> Vec<StoredRecord> {
         (0..300)
@@ -624,8 +629,7 @@ pub(crate) mod tests {
     /// The committed fixture of `version` (tests/data/segments/v<version>.seg) reads, frame by
     /// frame and by salvage.
     fn fixture_reads(version: u32) {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join(format!("../tests/data/segments/v{version}.seg"));
+        let path = fixture_path(version);
         let want = fixture_records(version);
         let seg = SegmentFile::open(&path).expect("the fixture opens");
         assert_eq!(seg.footer.version, version);
@@ -649,8 +653,7 @@ pub(crate) mod tests {
     #[test]
     fn the_committed_v2_fixture_still_reads() {
         if std::env::var_os("LOGQ_BLESS").is_some() {
-            let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join(format!("../tests/data/segments/v{VERSION}.seg"));
+            let path = fixture_path(VERSION);
             let _ = std::fs::remove_file(&path);
             let mut w = SegmentWriter::create(&path, "web", 4096, 3).expect("create");
             for r in &fixture_records(VERSION) {
@@ -659,8 +662,7 @@ pub(crate) mod tests {
             w.finish().expect("finish");
         }
         fixture_reads(2);
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/segments/v2.seg");
-        let first = SegmentFile::open(&path)
+        let first = SegmentFile::open(&fixture_path(2))
             .expect("open")
             .frame_bytes(0)
             .expect("frame");
