@@ -86,13 +86,26 @@ pub const MAX_ATTR_VALUE_BYTES: usize = 64;
 /// nulls and values longer than [`MAX_ATTR_VALUE_BYTES`].
 pub fn attr_term(name: &str, value: &serde_json::Value) -> Option<String> {
     use serde_json::Value;
-    let text = match value {
-        Value::String(s) => std::borrow::Cow::Borrowed(s.as_str()),
-        Value::Number(n) => std::borrow::Cow::Owned(n.to_string()),
-        Value::Bool(b) => std::borrow::Cow::Borrowed(if *b { "true" } else { "false" }),
-        Value::Null | Value::Array(_) | Value::Object(_) => return None,
-    };
-    (text.len() <= MAX_ATTR_VALUE_BYTES).then(|| format!("{name}={text}").to_lowercase())
+    use std::fmt::Write;
+    // One allocation per term, lowercased in place when ASCII (every record has several).
+    let mut term = String::with_capacity(name.len() + 1 + MAX_ATTR_VALUE_BYTES.min(24));
+    term.push_str(name);
+    term.push('=');
+    match value {
+        Value::String(s) if s.len() <= MAX_ATTR_VALUE_BYTES => term.push_str(s),
+        Value::Number(n) => write!(term, "{n}").expect("writing to a String"),
+        Value::Bool(b) => term.push_str(if *b { "true" } else { "false" }),
+        Value::String(_) | Value::Null | Value::Array(_) | Value::Object(_) => return None,
+    }
+    if term.len() - name.len() - 1 > MAX_ATTR_VALUE_BYTES {
+        return None;
+    }
+    if term.is_ascii() {
+        term.make_ascii_lowercase();
+        Some(term)
+    } else {
+        Some(term.to_lowercase())
+    }
 }
 
 /// The value of an `attrs` term left out of the index because it is an id (see
@@ -406,6 +419,26 @@ pub(crate) mod tests {
             .iter()
             .map(|h| h.record.message.as_str())
             .collect()
+    }
+
+    #[test]
+    fn attr_terms_are_lowercased_name_equals_value_and_long_or_nested_values_are_left_out() {
+        use serde_json::json;
+        let term = |name: &str, value: serde_json::Value| attr_term(name, &value);
+        assert_eq!(term("Status", json!(500)).as_deref(), Some("status=500"));
+        assert_eq!(term("ms", json!(12.5)).as_deref(), Some("ms=12.5"));
+        assert_eq!(term("ok", json!(true)).as_deref(), Some("ok=true"));
+        assert_eq!(
+            term("path", json!("/API/v1")).as_deref(),
+            Some("path=/api/v1")
+        );
+        assert_eq!(term("Ville", json!("ÉVRY")).as_deref(), Some("ville=évry"));
+        let longest = "x".repeat(MAX_ATTR_VALUE_BYTES);
+        assert_eq!(term("a", json!(longest)), Some(format!("a={longest}")));
+        assert_eq!(term("a", json!(format!("{longest}x"))), None);
+        assert_eq!(term("a", json!(null)), None);
+        assert_eq!(term("a", json!([1])), None);
+        assert_eq!(term("a", json!({"b": 1})), None);
     }
 
     #[test]

@@ -262,9 +262,13 @@ impl Indexed {
         for group in out.chunk_by(|a, b| a.record.record.app == b.record.record.app) {
             let app = &group[0].record.record.app;
             let sealed = store.sealed_through_of(app);
-            let mut records: Vec<_> = group.iter().filter_map(|n| n.after(sealed)).collect();
+            let records: Vec<_> = group
+                .iter()
+                .filter_map(|n| n.after(sealed))
+                .map(std::borrow::Cow::into_owned)
+                .collect();
             let from = group.iter().map(|n| n.from).min().unwrap_or_default();
-            if let Err(e) = store.append(&mut records, from) {
+            if let Err(e) = store.append(records, from) {
                 tracing::error!(error = %e, "cannot append to an active segment; the records stay in the WAL");
             }
             let emitted = self.emitted.get(app).copied();
@@ -282,7 +286,11 @@ impl Indexed {
     }
 }
 
-fn add(writer: &mut IndexWriter, f: &super::Fields, records: &[logq_schemas::StoredRecord]) {
+fn add(
+    writer: &mut IndexWriter,
+    f: &super::Fields,
+    records: &[std::borrow::Cow<'_, logq_schemas::StoredRecord>],
+) {
     for stored in records {
         if let Err(e) = writer.add_document(f.document(stored)) {
             tracing::error!(error = %e, id = stored.id, "cannot index record");

@@ -17,6 +17,7 @@ pub mod formats;
 pub mod multiline;
 pub mod time;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use jiff::tz::TimeZone;
@@ -78,18 +79,18 @@ impl Normalized {
     /// The part of the record whose lines have ids above `through` (all of it, none of it,
     /// or, for an event that a replay grouped differently, its later lines as a record with
     /// the id of the first of them).
-    pub fn after(&self, through: Option<u64>) -> Option<StoredRecord> {
-        let Some(through) = through else {
-            return Some(self.record.clone());
-        };
-        if self.record.id > through {
-            return Some(self.record.clone());
+    /// Borrowed when it is the whole record: the indexer copies a record only where it keeps
+    /// it (a segment's tail).
+    pub fn after(&self, through: Option<u64>) -> Option<Cow<'_, StoredRecord>> {
+        if through.is_none_or(|t| self.record.id > t) {
+            return Some(Cow::Borrowed(&self.record));
         }
+        let through = through?;
         let &(id, offset) = self.lines.iter().find(|(id, _)| *id > through)?;
         let mut rest = self.record.clone();
         rest.id = id;
         rest.record.message = self.record.record.message[offset..].to_owned();
-        Some(rest)
+        Some(Cow::Owned(rest))
     }
 }
 
@@ -705,7 +706,7 @@ mod tests {
             out.iter()
                 .filter_map(|n| n.after(emitted))
                 .map(|r| Normalized {
-                    record: r,
+                    record: r.into_owned(),
                     from: WalLocation::default(),
                     at: WalLocation::default(),
                     lines: Vec::new(),

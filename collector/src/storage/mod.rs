@@ -488,9 +488,9 @@ impl Store {
     }
 
     /// Appends `records` (one batch, ids ascending, from the WAL batch ending at `at`) to
-    /// their app's active segment, leaving out (and dropping from `records`) those already
-    /// sealed: the WAL replays batches a segment may hold already.
-    pub fn append(&self, records: &mut Vec<StoredRecord>, at: WalLocation) -> anyhow::Result<()> {
+    /// their app's active segment, leaving out those already sealed: the WAL replays batches a
+    /// segment may hold already.
+    pub fn append(&self, mut records: Vec<StoredRecord>, at: WalLocation) -> anyhow::Result<()> {
         let Some(app) = records.first().map(|r| r.record.app.clone()) else {
             return Ok(());
         };
@@ -516,8 +516,8 @@ impl Store {
             m.stored(&app, records.len() as u64);
         }
         let mut failed = None;
-        for r in records.iter() {
-            if let Err(e) = segment.push(r.clone(), at) {
+        for r in records {
+            if let Err(e) = segment.push(r, at) {
                 failed = Some(e);
             }
         }
