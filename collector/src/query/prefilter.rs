@@ -18,27 +18,42 @@ use crate::index::{attr_id_value, tokenizer};
 #[derive(Debug, Clone)]
 pub struct Prefilter {
     finder: AhoCorasick,
+    /// Whether the literals (lowercased) are looked for in a lowercased copy of the frame.
+    fold: bool,
 }
 
 impl Prefilter {
     /// The prefilter of `expr`, when every match of it must hold one of a few literals.
     pub fn of(expr: &Expr) -> Option<Prefilter> {
-        let Literals { bytes, any_case } = literals(expr)?;
+        let Literals {
+            mut bytes,
+            any_case,
+        } = literals(expr)?;
         // Ids are matched in any case; regular expressions' literals come in every case the
-        // expression allows already, and a case-sensitive search is several times faster
-        // (aho-corasick finds a single literal with memchr's memmem then).
-        let finder = AhoCorasick::builder()
-            .ascii_case_insensitive(any_case)
-            .build(&bytes)
-            .ok()?;
-        Some(Prefilter { finder })
+        // expression allows already. Either way the search is case-sensitive, which is many
+        // times faster (aho-corasick finds a single literal with memchr's memmem then): ids are
+        // lowercased and looked for in a lowercased copy of the frame. Asking aho-corasick for
+        // any ASCII case instead scanned a frame at about 500 MB/s: three fifths of a request
+        // id's search at 10 GiB.
+        if any_case {
+            bytes.iter_mut().for_each(|b| b.make_ascii_lowercase());
+        }
+        let finder = AhoCorasick::new(&bytes).ok()?;
+        Some(Prefilter {
+            finder,
+            fold: any_case,
+        })
     }
 
     /// The lines of `frame` (without their newline) that hold one of the literals, each once.
     pub fn lines<'f>(&self, frame: &'f [u8]) -> impl Iterator<Item = &'f [u8]> + use<'_, 'f> {
+        // ASCII lowercasing keeps every byte where it is: a match in the copy is a match in
+        // the frame at the same offsets.
+        let folded = self.fold.then(|| frame.to_ascii_lowercase());
         let mut from = 0;
         std::iter::from_fn(move || {
-            let input = aho_corasick::Input::new(frame).range(from..);
+            let haystack = folded.as_deref().unwrap_or(frame);
+            let input = aho_corasick::Input::new(haystack).range(from..);
             let m = self.finder.find(input)?;
             let start = memchr::memrchr(b'\n', &frame[..m.start()]).map_or(0, |i| i + 1);
             let end = memchr::memchr(b'\n', &frame[m.end()..]).map_or(frame.len(), |i| m.end() + i);
@@ -206,9 +221,18 @@ mod tests {
             ["{\"m\":\"GET /items/1234\"}"]
         );
         assert_eq!(kept(r"/(?i)items\/1234/", frame).len(), 2);
-        let frame = "{\"m\":\"req F6FADFA7E5C15B62\"}\n{\"m\":\"req f6fadfa7e5c15b62\"}";
-        assert_eq!(kept("\"req f6fadfa7e5c15b62\"", frame).len(), 2);
-        assert_eq!(kept(r"f6fadfa7e5c15b62 OR /items\/1234/", frame).len(), 2);
+        let frame = "{\"m\":\"req F6FADFA7E5C15B62\"}\n{\"m\":\"req f6fadfa7e5c15b62\"}\n\
+                     {\"m\":\"é req F6faDFa7e5C15b62\"}\n{\"m\":\"req f6fadfa7e5c15b6\"}";
+        assert_eq!(
+            kept("\"req f6fadfa7e5c15b62\"", frame),
+            [
+                "{\"m\":\"req F6FADFA7E5C15B62\"}",
+                "{\"m\":\"req f6fadfa7e5c15b62\"}",
+                "{\"m\":\"é req F6faDFa7e5C15b62\"}"
+            ]
+        );
+        assert_eq!(kept("\"req F6FADFA7E5C15B62\"", frame).len(), 3);
+        assert_eq!(kept(r"f6fadfa7e5c15b62 OR /items\/1234/", frame).len(), 3);
     }
 
     #[test]
