@@ -88,16 +88,17 @@ pub fn attr_term(name: &str, value: &serde_json::Value) -> Option<String> {
     use serde_json::Value;
     use std::fmt::Write;
     // One allocation per term, lowercased in place when ASCII (every record has several).
-    let mut term = String::with_capacity(name.len() + 1 + MAX_ATTR_VALUE_BYTES.min(24));
+    let mut term = String::with_capacity(name.len() + 24);
     term.push_str(name);
     term.push('=');
+    let value_at = term.len();
     match value {
-        Value::String(s) if s.len() <= MAX_ATTR_VALUE_BYTES => term.push_str(s),
+        Value::String(s) => term.push_str(s),
         Value::Number(n) => write!(term, "{n}").expect("writing to a String"),
         Value::Bool(b) => term.push_str(if *b { "true" } else { "false" }),
-        Value::String(_) | Value::Null | Value::Array(_) | Value::Object(_) => return None,
+        Value::Null | Value::Array(_) | Value::Object(_) => return None,
     }
-    if term.len() - name.len() - 1 > MAX_ATTR_VALUE_BYTES {
+    if term.len() - value_at > MAX_ATTR_VALUE_BYTES {
         return None;
     }
     if term.is_ascii() {

@@ -79,6 +79,7 @@ impl Normalized {
     /// The part of the record whose lines have ids above `through` (all of it, none of it,
     /// or, for an event that a replay grouped differently, its later lines as a record with
     /// the id of the first of them).
+    ///
     /// Borrowed when it is the whole record: the indexer copies a record only where it keeps
     /// it (a segment's tail).
     pub fn after(&self, through: Option<u64>) -> Option<Cow<'_, StoredRecord>> {

@@ -322,8 +322,8 @@ impl Store {
                 let Some((frame, filter)) = work.get(i) else {
                     break;
                 };
-                if let (Frame::Sealed(_, i), Some((filter, keys))) = (frame, filter)
-                    && !filter.may_hold(*i, keys)
+                if let (Frame::Sealed(_, n), Some((filter, keys))) = (frame, filter)
+                    && !filter.may_hold(*n, keys)
                 {
                     continue;
                 }
